@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with warnings as
+# errors, runs every test, runs them again under ASan+UBSan, fuzzes the model
+# reader for a bounded time, and ends with "N passed, N failed".
+# Usage: scripts/test.sh        (from anywhere; uses build-test/ and build-asan/)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0; failed=0
+count() { # $1 = build dir: add its meson test results
+  local log="$1/meson-logs/testlog.json"
+  [ -f "$log" ] || { failed=$((failed + 1)); return; }
+  local p f
+  p=$(grep -c '"result": "OK"' "$log" || true)
+  f=$(grep -c -E '"result": "(FAIL|TIMEOUT|ERROR|UNEXPECTEDPASS)"' "$log" || true)
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+run_suite() { # $1 = build dir, rest = meson setup options
+  local dir="$1"; shift
+  if [ ! -d "$dir" ]; then
+    meson setup "$dir" --werror "$@" >/dev/null || { failed=$((failed + 1)); return; }
+  fi
+  if ! ninja -C "$dir"; then failed=$((failed + 1)); return; fi
+  meson test -C "$dir" --print-errorlogs --num-processes 2 --timeout-multiplier "${TIMEOUT_MULT:-1}"
+  count "$dir"
+}
+
+echo "== build and test (warnings are errors)"
+run_suite build-test --buildtype=debugoptimized
+
+echo "== again under AddressSanitizer + UndefinedBehaviorSanitizer"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
+TIMEOUT_MULT=4 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+if [ -x tests/fuzz/run.sh ]; then
+  echo "== fuzzing the model reader (${FUZZ_SECONDS:-60} s)"
+  if tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,24 @@
+/* The `ser` command-line tool: shared declarations. */
+#ifndef SER_CLI_H
+#define SER_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses (SPEC section 6). */
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_BADINPUT = 2 };
+
+int cmd_features(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Decode any file GStreamer can read to mono float32 at `rate` Hz
+ * (decodebin ! audioconvert ! audioresample ! appsink). On success *out is
+ * malloc'd with *n samples. On failure returns -1 with a message naming the
+ * file and the problem in err. */
+int ser_decode_file(const char *path, uint32_t rate, float **out, size_t *n,
+                    char *err, size_t errlen);
+
+#endif

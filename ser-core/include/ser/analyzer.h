@@ -1,0 +1,60 @@
+/* ser-core: the streaming analyzer: samples in, a result every interval.
+ * Data flows one way: samples -> MFCC frames -> windows -> scores. */
+#ifndef SER_ANALYZER_H
+#define SER_ANALYZER_H
+
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ser_analyzer_config {
+  uint64_t window;          /* samples at the model's rate; 0 = model default */
+  uint64_t interval;        /* samples between window starts; 0 = 500 ms */
+  double smoothing;         /* 0 = off; else exponential: s = a*s_prev + (1-a)*p, a in [0,1) */
+  double speech_threshold;  /* dBFS; a window whose speech-frame level is below counts as no speech */
+  uint64_t min_tail;        /* samples; shortest stream/tail classified at finish; 0 = default (1 s or model min) */
+} ser_analyzer_config;
+
+void ser_analyzer_config_default(ser_analyzer_config *c, const ser_model *m);
+
+typedef struct ser_result {
+  uint64_t start;       /* first sample of the window, counted since the last reset, at model rate */
+  uint64_t length;      /* window length in samples */
+  int speech;           /* 0 when the window held no speech */
+  int32_t top;          /* index of the top label, -1 without speech */
+  float confidence;     /* its score; 0 without speech */
+  const float *scores;  /* n_labels (smoothed if enabled); valid during the callback */
+  float level_db;       /* the window's level used by the detector */
+  int is_tail;          /* 1 for the short window classified at finish */
+} ser_result;
+
+typedef void (*ser_result_fn)(void *user, const ser_result *r);
+
+typedef struct ser_analyzer ser_analyzer;
+
+ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
+                               ser_error *err);
+void ser_analyzer_free(ser_analyzer *a);
+/* Takes effect at the next window. */
+int ser_analyzer_set_config(ser_analyzer *a, const ser_analyzer_config *c,
+                            ser_error *err);
+void ser_analyzer_get_config(const ser_analyzer *a, ser_analyzer_config *c);
+/* Mono float samples at the model's rate, any block size. */
+void ser_analyzer_push(ser_analyzer *a, const float *x, size_t n,
+                       ser_result_fn fn, void *user);
+/* n samples of silence (a GAP). */
+void ser_analyzer_push_silence(ser_analyzer *a, size_t n, ser_result_fn fn,
+                               void *user);
+/* End of stream: classify the unanalysed tail (or a short stream) if it is at
+ * least min_tail long, then reset. */
+void ser_analyzer_finish(ser_analyzer *a, ser_result_fn fn, void *user);
+/* Forget everything (flush, discont, new segment); sample count restarts at 0. */
+void ser_analyzer_reset(ser_analyzer *a);
+const ser_model *ser_analyzer_model(const ser_analyzer *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

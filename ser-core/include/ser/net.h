@@ -1,0 +1,32 @@
+/* ser-core: network inference (CBAM 1D-CNN) on OpenBLAS. */
+#ifndef SER_NET_H
+#define SER_NET_H
+
+#include "model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-thread working memory for running one model. Everything is allocated
+ * here; ser_net_forward() allocates nothing. OpenBLAS runs single-threaded
+ * inside the library's calls (see docs/threads.md). */
+typedef struct ser_net ser_net;
+
+/* max_frames: longest input (temporal) the context must handle. */
+ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err);
+void ser_net_free(ser_net *n);
+
+/* x: network input, time-major: n_frames rows of in_ch floats (already
+ * normalised) for temporal; for paper, in_len floats and n_frames == in_len.
+ * probs: n_labels softmax outputs. */
+int ser_net_forward(ser_net *n, const float *x, uint32_t n_frames, float *probs,
+                    ser_error *err);
+
+/* Make OpenBLAS single-threaded for the calling process (idempotent). */
+void ser_blas_single_thread(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,2 @@
+/* analyzer: not yet written */
+#include "ser.h"

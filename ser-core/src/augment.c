@@ -1,0 +1,2 @@
+/* augment: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* corpus: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* metrics: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* mfcc: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* model_io: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* net: not yet written */
+#include "ser.h"

@@ -1,0 +1,2 @@
+/* train: not yet written */
+#include "ser.h"
