@@ -1,2 +1,325 @@
-/* net: not yet written */
-#include "ser.h"
+/* Inference: runs a compiled ser_model on OpenBLAS. Tensors are (C, T)
+ * row-major. A conv1d is im2col + one sgemm: Y[out_ch][T_out] =
+ * W[out_ch][in_ch*k] x col[in_ch*k][T_out]. All memory is allocated by
+ * ser_net_new(); ser_net_forward() allocates nothing. */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "ser/net.h"
+
+struct ser_net {
+  ser_model *m;
+  uint32_t max_frames;
+  float *a, *b;  /* ping-pong activations, max C*T each */
+  float *col;    /* im2col */
+  float *att;    /* attention scratch */
+};
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_one(void) { openblas_set_num_threads(1); }
+void ser_blas_single_thread(void) { pthread_once(&blas_once, blas_one); }
+
+static int conv_direct(const ser_op *o) {
+  return o->kernel == 1 && o->stride == 1 && o->padding == 0;
+}
+
+static float *alloc_floats(size_t n) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+  memset(p, 0, (n ? n : 1) * sizeof(float));
+  return p;
+}
+
+void ser_net_free(ser_net *n) {
+  if (!n) return;
+  free(n->a);
+  free(n->b);
+  free(n->col);
+  free(n->att);
+  ser_model_unref(n->m);
+  free(n);
+}
+
+ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
+  if (!m) {
+    ser_fail(err, "net: no model");
+    return NULL;
+  }
+  ser_blas_single_thread();
+  const ser_model_spec *s = &m->spec;
+  if (s->arch == SER_ARCH_PAPER) max_frames = s->in_len;
+  if (max_frames < m->min_frames) {
+    ser_fail(err, "max_frames: %u is shorter than the model's minimum of %u frames", max_frames,
+             m->min_frames);
+    return NULL;
+  }
+  if (max_frames > SER_MAX_IN_LEN) {
+    ser_fail(err, "max_frames: %u is more than the limit %u", max_frames, SER_MAX_IN_LEN);
+    return NULL;
+  }
+  /* sizes at the longest input (all sizes grow with the input length) */
+  uint64_t act = (uint64_t)s->in_ch * max_frames, col = 0, att = 0;
+  uint32_t c = s->in_ch, t = max_frames;
+  for (uint32_t i = 0; i < m->n_ops; i++) {
+    const ser_op *o = &m->ops[i];
+    uint32_t oc, ot;
+    ser_op_out_shape(o, c, t, &oc, &ot);
+    if (o->kind == SER_OP_CONV && !conv_direct(o)) {
+      uint64_t need = (uint64_t)o->in_ch * o->kernel * ot;
+      if (need > col) col = need;
+    }
+    if (o->kind == SER_OP_CHANNEL_ATT && 3ull * c + 2ull * o->hidden > att) att = 3ull * c + 2ull * o->hidden;
+    if (o->kind == SER_OP_SPATIAL_ATT && 3ull * t + 4ull * o->padding > att) att = 3ull * t + 4ull * o->padding;
+    if ((uint64_t)oc * ot > act) act = (uint64_t)oc * ot;
+    c = oc;
+    t = ot;
+  }
+  if (act > SER_MAX_TENSOR || col > 4ull * SER_MAX_TENSOR) {
+    ser_fail(err, "max_frames: %u frames needs too much working memory", max_frames);
+    return NULL;
+  }
+  ser_net *n = calloc(1, sizeof *n);
+  if (!n) {
+    ser_fail(err, "net: out of memory");
+    return NULL;
+  }
+  n->max_frames = max_frames;
+  n->a = alloc_floats(act);
+  n->b = alloc_floats(act);
+  n->col = alloc_floats(col);
+  n->att = alloc_floats(att);
+  if (!n->a || !n->b || !n->col || !n->att) {
+    ser_net_free(n);
+    ser_fail(err, "net: out of memory for %u frames", max_frames);
+    return NULL;
+  }
+  n->m = ser_model_ref(m);
+  return n;
+}
+
+static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32_t To, float *col) {
+  const uint32_t C = o->in_ch, k = o->kernel, s = o->stride, d = o->dilation;
+  const int64_t p = o->padding;
+  const float *B = x;
+  if (!conv_direct(o)) {
+    for (uint32_t c = 0; c < C; c++) {
+      const float *xr = x + (size_t)c * T;
+      for (uint32_t j = 0; j < k; j++) {
+        float *row = col + ((size_t)c * k + j) * To;
+        int64_t off = (int64_t)j * d - p; /* input index of output t: t*s + off */
+        if (s == 1) {
+          /* valid t: 0 <= t + off < T */
+          int64_t t0 = off < 0 ? -off : 0, t1 = (int64_t)T - off;
+          if (t1 > To) t1 = To;
+          if (t0 > To) t0 = To;
+          if (t1 < t0) t1 = t0;
+          if (t0 > 0) memset(row, 0, (size_t)t0 * sizeof *row);
+          if (t1 > t0) memcpy(row + t0, xr + t0 + off, (size_t)(t1 - t0) * sizeof *row);
+          if (t1 < To) memset(row + t1, 0, (size_t)(To - t1) * sizeof *row);
+        } else {
+          for (uint32_t t = 0; t < To; t++) {
+            int64_t idx = (int64_t)t * s + off;
+            row[t] = idx >= 0 && idx < (int64_t)T ? xr[idx] : 0.0f;
+          }
+        }
+      }
+    }
+    B = col;
+  }
+  const uint32_t M = o->out_ch, K = C * k;
+  for (uint32_t i = 0; i < M; i++) {
+    float *yr = y + (size_t)i * To, bi = o->b[i];
+    for (uint32_t t = 0; t < To; t++) yr[t] = bi;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)To, (int)K, 1.0f, o->w, (int)K, B,
+              (int)To, 1.0f, y, (int)To);
+}
+
+static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float *y, uint32_t To) {
+  const int64_t k = o->kernel, s = o->stride, p = o->padding;
+  const int is_max = o->kind == SER_OP_MAXPOOL;
+  const float inv = 1.0f / (float)k;
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    float *yr = y + (size_t)c * To;
+    for (uint32_t t = 0; t < To; t++) {
+      int64_t a = (int64_t)t * s - p, b = a + k;
+      if (a < 0) a = 0;
+      if (b > T) b = T;
+      if (is_max) {
+        float v = -INFINITY;
+        for (int64_t i = a; i < b; i++) v = xr[i] > v ? xr[i] : v;
+        yr[t] = v;
+      } else {
+        float v = 0.0f;
+        for (int64_t i = a; i < b; i++) v += xr[i];
+        yr[t] = v * inv;
+      }
+    }
+  }
+}
+
+static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr) {
+  const uint32_t h = o->hidden;
+  float *avg = scr, *mx = scr + C, *out = scr + 2 * C, *h1 = scr + 3 * C, *h2 = h1 + h;
+  const float invT = 1.0f / (float)T;
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    float s = 0.0f, m = -INFINITY;
+    for (uint32_t t = 0; t < T; t++) {
+      s += xr[t];
+      m = xr[t] > m ? xr[t] : m;
+    }
+    avg[c] = s * invT;
+    mx[c] = m;
+  }
+  for (uint32_t j = 0; j < h; j++) {
+    const float *wr = o->w + (size_t)j * C;
+    float sa = o->b[j], sm = o->b[j];
+    for (uint32_t c = 0; c < C; c++) {
+      sa += wr[c] * avg[c];
+      sm += wr[c] * mx[c];
+    }
+    h1[j] = sa > 0.0f ? sa : 0.0f;
+    h2[j] = sm > 0.0f ? sm : 0.0f;
+  }
+  for (uint32_t c = 0; c < C; c++) {
+    const float *wr = o->w2 + (size_t)c * h;
+    float v = 2.0f * o->b2[c];
+    for (uint32_t j = 0; j < h; j++) v += wr[j] * (h1[j] + h2[j]);
+    out[c] = sigmoid(v);
+  }
+  for (uint32_t c = 0; c < C; c++) {
+    float *xr = x + (size_t)c * T, a = out[c];
+    for (uint32_t t = 0; t < T; t++) xr[t] *= a;
+  }
+}
+
+static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr) {
+  const uint32_t k = o->kernel, p = o->padding, L = T + 2 * p;
+  float *mean = scr, *mx = scr + L, *sv = scr + 2 * L;
+  memset(mean, 0, (size_t)L * sizeof *mean);
+  memset(mx, 0, (size_t)L * sizeof *mx);
+  float *mr = mean + p, *xr0 = mx + p;
+  for (uint32_t t = 0; t < T; t++) xr0[t] = -INFINITY;
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    for (uint32_t t = 0; t < T; t++) {
+      mr[t] += xr[t];
+      xr0[t] = xr[t] > xr0[t] ? xr[t] : xr0[t];
+    }
+  }
+  const float invC = 1.0f / (float)C;
+  for (uint32_t t = 0; t < T; t++) mr[t] *= invC;
+  const float *w0 = o->w, *w1 = o->w + k, b = o->b[0];
+  for (uint32_t t = 0; t < T; t++) {
+    float v = b;
+    for (uint32_t j = 0; j < k; j++) v += w0[j] * mean[t + j] + w1[j] * mx[t + j];
+    sv[t] = sigmoid(v);
+  }
+  for (uint32_t c = 0; c < C; c++) {
+    float *xr = x + (size_t)c * T;
+    for (uint32_t t = 0; t < T; t++) xr[t] *= sv[t];
+  }
+}
+
+int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_error *err) {
+  if (!n || !x || !probs) return ser_fail(err, "net: missing argument");
+  const ser_model *m = n->m;
+  const ser_model_spec *s = &m->spec;
+  if (s->arch == SER_ARCH_PAPER) {
+    if (nf != s->in_len)
+      return ser_fail(err, "input: the paper model takes exactly %u values, not %u", s->in_len, nf);
+  } else {
+    if (nf < m->min_frames)
+      return ser_fail(err, "input: %u frames is shorter than the model's minimum of %u", nf, m->min_frames);
+    if (nf > n->max_frames)
+      return ser_fail(err, "input: %u frames is more than this context's maximum of %u", nf, n->max_frames);
+  }
+  float *cur = n->a, *oth = n->b, *tmp;
+  uint32_t C = s->in_ch, T = nf;
+  if (s->arch == SER_ARCH_TEMPORAL && C > 1) {
+    for (uint32_t t = 0; t < T; t++)
+      for (uint32_t c = 0; c < C; c++) cur[(size_t)c * T + t] = x[(size_t)t * C + c];
+  } else {
+    memcpy(cur, x, (size_t)C * T * sizeof *cur);
+  }
+  for (uint32_t i = 0; i < m->n_ops; i++) {
+    const ser_op *o = &m->ops[i];
+    uint32_t oc, ot;
+    ser_op_out_shape(o, C, T, &oc, &ot);
+    switch (o->kind) {
+    case SER_OP_CONV:
+      conv1d(o, cur, T, oth, ot, n->col);
+      tmp = cur, cur = oth, oth = tmp;
+      break;
+    case SER_OP_AFFINE:
+      for (uint32_t c = 0; c < C; c++) {
+        float *r = cur + (size_t)c * T, a = o->w[c], b = o->b[c];
+        for (uint32_t t = 0; t < T; t++) r[t] = r[t] * a + b;
+      }
+      break;
+    case SER_OP_RELU: {
+      size_t nn = (size_t)C * T;
+      for (size_t j = 0; j < nn; j++) cur[j] = cur[j] > 0.0f ? cur[j] : 0.0f;
+      break;
+    }
+    case SER_OP_MAXPOOL:
+    case SER_OP_AVGPOOL:
+      pool(o, cur, C, T, oth, ot);
+      tmp = cur, cur = oth, oth = tmp;
+      break;
+    case SER_OP_CHANNEL_ATT:
+      channel_att(o, cur, C, T, n->att);
+      break;
+    case SER_OP_SPATIAL_ATT:
+      spatial_att(o, cur, C, T, n->att);
+      break;
+    case SER_OP_GLOBAL_POOL:
+      for (uint32_t c = 0; c < C; c++) {
+        const float *r = cur + (size_t)c * T;
+        float sum = 0.0f, mx = -INFINITY;
+        for (uint32_t t = 0; t < T; t++) {
+          sum += r[t];
+          mx = r[t] > mx ? r[t] : mx;
+        }
+        if (o->mode == 0) oth[c] = sum / (float)T;
+        else if (o->mode == 1) oth[c] = mx;
+        else {
+          oth[c] = sum / (float)T;
+          oth[C + c] = mx;
+        }
+      }
+      tmp = cur, cur = oth, oth = tmp;
+      break;
+    case SER_OP_FLATTEN:
+      break; /* (C, T) row-major is already channel-major flat */
+    case SER_OP_DENSE:
+      memcpy(oth, o->b, (size_t)o->out_ch * sizeof *oth);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)o->out_ch, (int)o->in_ch, 1.0f, o->w, (int)o->in_ch, cur, 1,
+                  1.0f, oth, 1);
+      tmp = cur, cur = oth, oth = tmp;
+      break;
+    case SER_OP_SOFTMAX: {
+      float mx = -INFINITY, sum = 0.0f;
+      for (uint32_t c = 0; c < C; c++) mx = cur[c] > mx ? cur[c] : mx;
+      for (uint32_t c = 0; c < C; c++) sum += cur[c] = expf(cur[c] - mx);
+      for (uint32_t c = 0; c < C; c++) cur[c] /= sum;
+      break;
+    }
+    default:
+      break;
+    }
+    C = oc;
+    T = ot;
+  }
+  memcpy(probs, cur, (size_t)s->n_labels * sizeof *probs);
+  return 0;
+}

@@ -83,6 +83,9 @@ int ser_model_spec_write(const ser_model_spec *s, const char *path, ser_error *e
 int ser_model_spec_read(const char *path, ser_model_spec *out, ser_error *err);
 int ser_model_spec_read_mem(const void *data, size_t size, ser_model_spec *out,
                             ser_error *err);
+/* Serialise to a malloc'd buffer (*data, *size); free() it. */
+int ser_model_spec_write_mem(const ser_model_spec *s, void **data, size_t *size,
+                             ser_error *err);
 /* Deep copy / free everything a spec owns (leaves it zeroed). */
 int ser_model_spec_copy(ser_model_spec *dst, const ser_model_spec *src, ser_error *err);
 void ser_model_spec_clear(ser_model_spec *s);

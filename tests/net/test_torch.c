@@ -1,0 +1,75 @@
+/* The network against PyTorch: every case in tests/fixtures/net/cases.txt
+ * (written by tests/make_net_fixtures.py) must match torch's float64
+ * outputs within 1e-4 relative. Also checks min_frames against the
+ * shortest length torch accepts, and that one length shorter is refused. */
+#include <math.h>
+
+#include "net_test.h"
+#include "ser.h"
+
+static void run_case(const char *name, uint32_t T, int is_min) {
+  char path[4400];
+  ser_error err = {{0}};
+  snprintf(path, sizeof path, "%s/%s.sermodel", fixture_dir(), name);
+  ser_model *m = ser_model_load(path, &err);
+  CHECK(m != NULL, "%s: %s", path, err.msg);
+  if (!m) return;
+  size_t nin = 0, nout = 0;
+  snprintf(path, sizeof path, "%s/%s.%u.in.f32", fixture_dir(), name, T);
+  float *x = read_all(path, &nin);
+  snprintf(path, sizeof path, "%s/%s.%u.out.f32", fixture_dir(), name, T);
+  float *want = read_all(path, &nout);
+  const ser_model_spec *s = ser_model_get_spec(m);
+  uint32_t L = ser_model_n_labels(m);
+  CHECK(x && nin == (size_t)T * s->in_ch * 4, "%s: input size %zu", name, nin);
+  CHECK(want && nout == (size_t)L * 4, "%s: output size %zu", name, nout);
+  if (x && want && nin == (size_t)T * s->in_ch * 4 && nout == (size_t)L * 4) {
+    if (is_min) CHECK(ser_model_min_frames(m) == T, "%s: min_frames %u, torch accepts %u", name,
+                      ser_model_min_frames(m), T);
+    ser_net *n = ser_net_new(m, T + 5, &err);
+    CHECK(n != NULL, "%s: %s", name, err.msg);
+    float probs[64];
+    if (n) {
+      int r = ser_net_forward(n, x, T, probs, &err);
+      CHECK(r == 0, "%s T=%u: %s", name, T, err.msg);
+      double worst = 0, sum = 0;
+      for (uint32_t i = 0; i < L; i++) {
+        double d = fabs((double)probs[i] - want[i]) / fmax(fabs((double)want[i]), 1e-6);
+        if (d > worst) worst = d;
+        sum += probs[i];
+      }
+      CHECK(worst <= 1e-4, "%s T=%u: worst relative error %g", name, T, worst);
+      CHECK(fabs(sum - 1.0) < 1e-5, "%s: probabilities sum to %g", name, sum);
+      printf("%-18s T=%-4u labels=%u worst rel err %.2e\n", name, T, L, worst);
+      if (is_min && s->arch == SER_ARCH_TEMPORAL && T > 1) {
+        r = ser_net_forward(n, x, T - 1, probs, &err);
+        CHECK(r < 0 && strstr(err.msg, "shorter than the model's minimum"), "%s: T-1 accepted: %s", name,
+              err.msg);
+      }
+      ser_net_free(n);
+    }
+  }
+  free(x);
+  free(want);
+  ser_model_unref(m);
+}
+
+int main(void) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/cases.txt", fixture_dir());
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL, "cannot open %s", path);
+  if (!f) return 1;
+  char line[256], name[128], tag[16];
+  unsigned T;
+  int n = 0;
+  while (fgets(line, sizeof line, f)) {
+    tag[0] = 0;
+    if (sscanf(line, "%127s %u %15s", name, &T, tag) < 2) continue;
+    run_case(name, T, !strcmp(tag, "min"));
+    n++;
+  }
+  fclose(f);
+  CHECK(n >= 10, "only %d cases", n);
+  return finish("test_torch");
+}
