@@ -14,22 +14,39 @@ typedef struct ser_confusion {
   uint64_t *m;       /* n x n, row = true, column = predicted */
 } ser_confusion;
 
+/* n in [1, 64] (ser_scores holds 64 classes); -1 otherwise or out of memory. */
 int ser_confusion_init(ser_confusion *c, uint32_t n);
 void ser_confusion_free(ser_confusion *c);
+/* Out-of-range classes are ignored. */
 void ser_confusion_add(ser_confusion *c, uint32_t truth, uint32_t pred);
+/* Added: sums b into a (same n); -1 if the sizes differ. For pooling folds. */
+int ser_confusion_merge(ser_confusion *a, const ser_confusion *b);
 
 typedef struct ser_scores {
   double wa;          /* weighted accuracy: correct / total */
   double ua;          /* unweighted average recall (classes with examples) */
   double macro_f1;
   double recall[64];  /* per class */
+  /* Added (after the original fields): */
+  double precision[64];  /* per class; 0 if the class was never predicted */
+  double f1[64];         /* per class; 0 if precision + recall is 0 */
+  uint64_t support[64];  /* per class: examples whose truth is the class */
+  uint64_t total;        /* examples */
+  uint32_t n_present;    /* classes with examples (the UA denominator) */
 } ser_scores;
 
+/* WA = trace / total; UA = mean recall over classes with examples; macro F1 =
+ * mean F1 over classes that occur in the truth or in the predictions (as
+ * scikit-learn's f1_score(average='macro')). See docs/data-and-augmentation.md. */
 void ser_confusion_scores(const ser_confusion *c, ser_scores *s);
+/* labels may be NULL (classes are then named by their index). */
 void ser_report_text(FILE *f, const ser_confusion *c, const char *const *labels);
 void ser_report_json(FILE *f, const ser_confusion *c, const char *const *labels);
 int ser_report_svg(const char *path, const ser_confusion *c,
                    const char *const *labels, const char *title, ser_error *err);
+/* Added: the same SVG written to an open stream. */
+void ser_report_svg_file(FILE *f, const ser_confusion *c, const char *const *labels,
+                         const char *title);
 
 #ifdef __cplusplus
 }
