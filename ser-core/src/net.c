@@ -18,6 +18,7 @@ struct ser_net {
   float *a, *b;  /* ping-pong activations, max C*T each */
   float *col;    /* im2col */
   float *att;    /* attention scratch */
+  uint64_t act_cap, col_cap, att_cap; /* floats in a/b, col, att */
 };
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -89,6 +90,9 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
     return NULL;
   }
   n->max_frames = max_frames;
+  n->act_cap = act;
+  n->col_cap = col;
+  n->att_cap = att;
   n->a = alloc_floats(act);
   n->b = alloc_floats(act);
   n->col = alloc_floats(col);
@@ -230,28 +234,13 @@ static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
   }
 }
 
-int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_error *err) {
-  if (!n || !x || !probs) return ser_fail(err, "net: missing argument");
+/* Runs compiled ops [first, last) on the (C, T) tensor in n->a; returns the
+ * buffer holding the result and updates *pc, *pt. */
+static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, uint32_t *pt) {
   const ser_model *m = n->m;
-  const ser_model_spec *s = &m->spec;
-  if (s->arch == SER_ARCH_PAPER) {
-    if (nf != s->in_len)
-      return ser_fail(err, "input: the paper model takes exactly %u values, not %u", s->in_len, nf);
-  } else {
-    if (nf < m->min_frames)
-      return ser_fail(err, "input: %u frames is shorter than the model's minimum of %u", nf, m->min_frames);
-    if (nf > n->max_frames)
-      return ser_fail(err, "input: %u frames is more than this context's maximum of %u", nf, n->max_frames);
-  }
   float *cur = n->a, *oth = n->b, *tmp;
-  uint32_t C = s->in_ch, T = nf;
-  if (s->arch == SER_ARCH_TEMPORAL && C > 1) {
-    for (uint32_t t = 0; t < T; t++)
-      for (uint32_t c = 0; c < C; c++) cur[(size_t)c * T + t] = x[(size_t)t * C + c];
-  } else {
-    memcpy(cur, x, (size_t)C * T * sizeof *cur);
-  }
-  for (uint32_t i = 0; i < m->n_ops; i++) {
+  uint32_t C = *pc, T = *pt;
+  for (uint32_t i = first; i < last; i++) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;
     ser_op_out_shape(o, C, T, &oc, &ot);
@@ -320,6 +309,92 @@ int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_e
     C = oc;
     T = ot;
   }
+  *pc = C;
+  *pt = T;
+  return cur;
+}
+
+int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_error *err) {
+  if (!n || !x || !probs) return ser_fail(err, "net: missing argument");
+  const ser_model *m = n->m;
+  const ser_model_spec *s = &m->spec;
+  if (s->arch == SER_ARCH_PAPER) {
+    if (nf != s->in_len)
+      return ser_fail(err, "input: the paper model takes exactly %u values, not %u", s->in_len, nf);
+  } else {
+    if (nf < m->min_frames)
+      return ser_fail(err, "input: %u frames is shorter than the model's minimum of %u", nf, m->min_frames);
+    if (nf > n->max_frames)
+      return ser_fail(err, "input: %u frames is more than this context's maximum of %u", nf, n->max_frames);
+  }
+  float *cur = n->a;
+  uint32_t C = s->in_ch, T = nf;
+  if (s->arch == SER_ARCH_TEMPORAL && C > 1) {
+    for (uint32_t t = 0; t < T; t++)
+      for (uint32_t c = 0; c < C; c++) cur[(size_t)c * T + t] = x[(size_t)t * C + c];
+  } else {
+    memcpy(cur, x, (size_t)C * T * sizeof *cur);
+  }
+  cur = run_ops(n, 0, m->n_ops, &C, &T);
   memcpy(probs, cur, (size_t)s->n_labels * sizeof *probs);
+  return 0;
+}
+
+/* ---- layer ranges (the analyzer's reuse of convolutions across windows) ---- */
+
+uint32_t ser_net_n_layers(const ser_net *n) { return n ? n->m->n_ops : 0; }
+
+uint32_t ser_net_layer_kind(const ser_net *n, uint32_t i) {
+  static const uint32_t map[] = {0,
+                                 SER_L_CONV1D,      /* SER_OP_CONV */
+                                 SER_L_BATCHNORM,   /* SER_OP_AFFINE */
+                                 SER_L_RELU,        SER_L_MAXPOOL,     SER_L_AVGPOOL,
+                                 SER_L_CHANNEL_ATT, SER_L_SPATIAL_ATT, SER_L_GLOBAL_POOL,
+                                 SER_L_FLATTEN,     SER_L_DENSE,       SER_L_SOFTMAX};
+  if (!n || i >= n->m->n_ops) return 0;
+  uint32_t k = n->m->ops[i].kind;
+  return k < sizeof map / sizeof map[0] ? map[k] : 0;
+}
+
+int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last, const float *x, uint32_t c, uint32_t t,
+                           float *out, size_t out_cap, uint32_t *out_c, uint32_t *out_t, ser_error *err) {
+  if (!n || !x || !out || !out_c || !out_t) return ser_fail(err, "net: missing argument");
+  const ser_model *m = n->m;
+  if (first > last || last > m->n_ops)
+    return ser_fail(err, "layers: range [%u, %u) outside the %u compiled layers", first, last, m->n_ops);
+  /* check every shape against the op and the context's buffers first */
+  uint32_t C = c, T = t;
+  if (T < 1 || C < 1) return ser_fail(err, "input: empty tensor (%u x %u)", C, T);
+  if ((uint64_t)C * T > n->act_cap)
+    return ser_fail(err, "input: %u x %u is more than this context holds", C, T);
+  for (uint32_t i = first; i < last; i++) {
+    const ser_op *o = &m->ops[i];
+    const char *kn = ser_layer_kind_name(ser_net_layer_kind(n, i));
+    uint32_t oc, ot;
+    if ((o->kind == SER_OP_CONV || o->kind == SER_OP_AFFINE || o->kind == SER_OP_CHANNEL_ATT) && o->in_ch != C)
+      return ser_fail(err, "layer %u (%s): needs %u channels, gets %u", i, kn, o->in_ch, C);
+    if (o->kind == SER_OP_DENSE && (T != 1 || o->in_ch != C))
+      return ser_fail(err, "layer %u (%s): needs %u x 1, gets %u x %u", i, kn, o->in_ch, C, T);
+    if (o->kind == SER_OP_SOFTMAX && T != 1) return ser_fail(err, "layer %u (%s): needs one frame", i, kn);
+    ser_op_out_shape(o, C, T, &oc, &ot);
+    if (ot < 1) return ser_fail(err, "layer %u (%s): %u frames are too few", i, kn, T);
+    if (o->kind == SER_OP_CONV && !conv_direct(o) && (uint64_t)o->in_ch * o->kernel * ot > n->col_cap)
+      return ser_fail(err, "layer %u (%s): %u frames is more than this context holds", i, kn, T);
+    if ((o->kind == SER_OP_CHANNEL_ATT && 3ull * C + 2ull * o->hidden > n->att_cap) ||
+        (o->kind == SER_OP_SPATIAL_ATT && 3ull * T + 4ull * o->padding > n->att_cap) ||
+        (uint64_t)oc * ot > n->act_cap)
+      return ser_fail(err, "layer %u (%s): %u frames is more than this context holds", i, kn, T);
+    C = oc;
+    T = ot;
+  }
+  if ((uint64_t)C * T > out_cap)
+    return ser_fail(err, "output: %u x %u values, the buffer holds %zu", C, T, out_cap);
+  memmove(n->a, x, (size_t)c * t * sizeof *x);
+  C = c;
+  T = t;
+  const float *r = run_ops(n, first, last, &C, &T);
+  memmove(out, r, (size_t)C * T * sizeof *out);
+  *out_c = C;
+  *out_t = T;
   return 0;
 }

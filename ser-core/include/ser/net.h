@@ -23,6 +23,20 @@ void ser_net_free(ser_net *n);
 int ser_net_forward(ser_net *n, const float *x, uint32_t n_frames, float *probs,
                     ser_error *err);
 
+/* Layer-range inference, for the streaming analyzer's reuse of convolutions
+ * across overlapping windows (implemented in net.c, beside the layers):
+ * runs compiled layers [first, last) (indices into the compiled layer list,
+ * see ser_net_n_layers) on x, a channel-major (c, t) tensor, writing the
+ * result to out (capacity out_cap floats) and its shape to *out_c, *out_t.
+ * Uses the context's scratch; allocates nothing. */
+uint32_t ser_net_n_layers(const ser_net *n);
+/* kind (ser_layer_kind) of compiled layer i (BN folded away where it could be). */
+uint32_t ser_net_layer_kind(const ser_net *n, uint32_t i);
+int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last,
+                           const float *x, uint32_t c, uint32_t t, float *out,
+                           size_t out_cap, uint32_t *out_c, uint32_t *out_t,
+                           ser_error *err);
+
 /* Make OpenBLAS single-threaded for the calling process (idempotent). */
 void ser_blas_single_thread(void);
 
