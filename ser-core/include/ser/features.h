@@ -77,9 +77,17 @@ void ser_mfcc_push(ser_mfcc *m, const float *x, size_t n, ser_frame_fn fn,
 void ser_mfcc_flush(ser_mfcc *m, ser_frame_fn fn, void *user);
 uint64_t ser_mfcc_nonfinite(const ser_mfcc *m);
 
+/* Frames that n samples give: without center, 1 + (n - n_fft) / hop_length
+ * if n >= n_fft, else 0 (the streaming extractor delivers exactly this many
+ * frames for n samples pushed and flushed); with center, 1 + n / hop_length
+ * for n >= 1 (n_fft even), else 0. */
+size_t ser_feature_frames(const ser_feature_params *p, size_t n);
+
 /* Whole clip, honouring every parameter (center, top_db, zcr_rms).
  * *out is malloc'd, n_frames x ser_feature_dim(), row-major; free() it.
- * A clip shorter than one frame gives 0 frames and *out == NULL. */
+ * Non-finite samples are replaced by 0. Without center the frames and values
+ * are bit-identical to the streaming extractor's (same code). A clip that
+ * gives no frame (see ser_feature_frames) gives 0 frames and *out == NULL. */
 int ser_features_clip(const ser_feature_params *p, const float *x, size_t n,
                       float **out, size_t *n_frames, ser_error *err);
 
