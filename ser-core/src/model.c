@@ -276,6 +276,9 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
           return ser_fail(err, "layer %u (batchnorm): running_var[%u] is negative", i, k);
   }
   /* shapes chain: at the default length, and (temporal) at the minimum */
+  if (s->arch == SER_ARCH_TEMPORAL && spec_min_frames(s) > s->in_len)
+    return ser_fail(err, "in_len: default window of %u frames is shorter than the minimum %u", s->in_len,
+                    spec_min_frames(s));
   uint32_t c = s->in_ch, t = s->in_len;
   for (uint32_t i = 0; i < s->n_layers; i++) {
     if (s->arch == SER_ARCH_TEMPORAL && s->layers[i].kind == SER_L_FLATTEN && t != 1)
@@ -290,8 +293,6 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
     return ser_fail(err, "layers: the network gives %u x %u outputs for %u labels", c, t, s->n_labels);
   if (s->arch == SER_ARCH_TEMPORAL) {
     uint32_t m = spec_min_frames(s);
-    if (m > s->in_len)
-      return ser_fail(err, "in_len: default window of %u frames is shorter than the minimum %u", s->in_len, m);
     c = s->in_ch;
     t = m;
     for (uint32_t i = 0; i < s->n_layers; i++)

@@ -55,14 +55,9 @@ struct ser_model {
   uint64_t n_params;
 };
 
-/* Output shape of one layer given input (c, t). Returns 0, or -1 with a
- * message "layer I (kind): problem" in err. */
-int ser_layer_out_shape(const ser_layer *l, uint32_t idx, uint32_t c, uint32_t t,
-                        uint32_t *oc, uint32_t *ot, ser_error *err);
 /* Same for a compiled op (never fails for a checked model). */
 void ser_op_out_shape(const ser_op *o, uint32_t c, uint32_t t, uint32_t *oc,
                       uint32_t *ot);
-const char *ser_layer_kind_name(uint32_t kind);
 /* Values per frame the feature parameters give. */
 uint32_t ser_spec_feature_dim(const ser_feature_params *p);
 /* Reads a model from memory; `name` prefixes error messages. */

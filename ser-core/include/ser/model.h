@@ -77,6 +77,12 @@ typedef struct ser_model_spec {
 
 /* Number of parameters a layer of this kind/shape must carry (0 if none). */
 uint32_t ser_layer_param_count(const ser_layer *l);
+/* "conv1d", "batchnorm", ... ("unknown" for a bad kind). */
+const char *ser_layer_kind_name(uint32_t kind);
+/* Output shape (channels, frames) of layer number `idx` (for messages) given
+ * its input shape; 0, or -1 with "layer IDX (kind): problem" in err. */
+int ser_layer_out_shape(const ser_layer *l, uint32_t idx, uint32_t c, uint32_t t,
+                        uint32_t *oc, uint32_t *ot, ser_error *err);
 /* Validate a spec (shapes chain, counts match, labels non-empty...). */
 int ser_model_spec_check(const ser_model_spec *s, ser_error *err);
 int ser_model_spec_write(const ser_model_spec *s, const char *path, ser_error *err);
