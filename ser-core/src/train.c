@@ -1,2 +1,676 @@
-/* train: not yet written */
-#include "ser.h"
+/* The training loop: mini-batches split over worker threads (exact batch
+ * norm across them), on-the-fly augmentation and features, AdamW with linear
+ * warm-up and cosine decay, class-weighted cross-entropy, early stopping on a
+ * validation set, checkpoints and resume. See docs/training.md. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ser/features.h"
+#include "ser/net.h"
+#include "train_internal.h"
+
+void ser_train_options_default(ser_train_options *o) {
+  memset(o, 0, sizeof *o);
+  o->epochs = 60;
+  o->batch = 32;
+  o->lr = 2e-3f;
+  o->weight_decay = 1e-3f;
+  o->warmup_epochs = 3;
+  o->min_lr_frac = 0.02f;
+  o->patience = 15;
+  o->threads = 0;
+  o->seed = 1;
+  o->balanced = 1;
+  o->specaugment = 1;
+  ser_augment_config_default(&o->aug);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+typedef struct pool pool;
+
+typedef struct worker {
+  pool *P;
+  uint32_t tid;
+  pthread_t th;
+  ser_tnet *net;
+  float *grad;
+  float *x;
+  float *probs;
+  uint32_t *labels;
+  float *weights;
+  uint64_t *seeds;
+  float *abuf, *tbuf;
+  size_t acap, tcap;
+  uint32_t lo, hi;
+  double loss;
+  uint32_t correct;
+  int failed;
+  ser_error err;
+} worker;
+
+struct pool {
+  pthread_barrier_t start, end;
+  ser_tsync sync;
+  int quit;
+  uint32_t n;
+  worker *w;
+  /* job */
+  ser_model_spec *spec;
+  const ser_train_options *o;
+  ser_augment_config aug;
+  int augment;
+  const ser_clip *train;
+  const uint32_t *order;
+  size_t base;
+  const float *cw;
+  double wsum;
+  uint32_t epoch, step;
+  size_t n_params;
+};
+
+/* Network input of one training sample: random crop, augmentation,
+ * features, normalisation, SpecAugment. dst: in_len x in_ch. */
+static int train_input(worker *w, const ser_clip *c, uint64_t sseed, float *dst) {
+  pool *P = w->P;
+  const ser_model_spec *spec = P->spec;
+  const ser_feature_params *fp = &spec->feat;
+  ser_rng r;
+  ser_rng_seed(&r, sseed);
+  uint32_t dim = ser_feature_dim(fp);
+  size_t need, L;
+  if (spec->arch == SER_ARCH_PAPER) {
+    need = spec->clip_samples;
+  } else {
+    need = (size_t)(spec->in_len - 1) * fp->hop_length + fp->win_length;
+  }
+  float smax = P->augment && P->aug.p_speed > 0 && P->aug.speed_max > 1 ? P->aug.speed_max : 1.f;
+  L = (size_t)ceil(need * smax) + fp->hop_length;
+  const float *seg = c->audio;
+  size_t ns = c->n;
+  if (ns > L) {
+    size_t st = ser_rng_below(&r, (uint32_t)(ns - L + 1));
+    seg += st;
+    ns = L;
+  }
+  size_t na = ns;
+  const float *a = seg;
+  if (P->augment) {
+    if (ser_augment_audio(&P->aug, &r, fp->sample_rate, seg, ns, &w->abuf, &w->acap, &na, &w->err) < 0)
+      return -1;
+    a = w->abuf;
+  }
+  if (na == 0) return ser_fail(&w->err, "training clip: empty after augmentation");
+  if (spec->arch == SER_ARCH_PAPER) {
+    float *x = NULL;
+    uint32_t nf = 0;
+    if (ser_train_clip_input(spec, a, na, 0, &x, &nf, &w->err) < 0) return -1;
+    memcpy(dst, x, spec->in_len * sizeof(float));
+    free(x);
+    return 0;
+  }
+  if (na < need) { /* tile */
+    if (w->tcap < need) {
+      float *nb = realloc(w->tbuf, need * sizeof(float));
+      if (!nb) return ser_fail(&w->err, "training: out of memory");
+      w->tbuf = nb;
+      w->tcap = need;
+    }
+    for (size_t k = 0; k < need; k++) w->tbuf[k] = a[k % na];
+    a = w->tbuf;
+    na = need;
+  }
+  float *f = NULL;
+  uint32_t nf = 0;
+  if (ser_train_clip_input(spec, a, na, spec->in_len, &f, &nf, &w->err) < 0) return -1;
+  uint32_t T = spec->in_len;
+  uint32_t st = nf > T ? ser_rng_below(&r, nf - T + 1) : 0;
+  memcpy(dst, f + (size_t)st * dim, (size_t)T * dim * sizeof(float));
+  free(f);
+  if (P->augment && P->o->specaugment) ser_aug_specaugment(&P->aug, &r, dst, T, dim);
+  return 0;
+}
+
+static void worker_job(worker *w) {
+  pool *P = w->P;
+  const ser_model_spec *spec = P->spec;
+  size_t per = (size_t)spec->in_len * spec->in_ch;
+  uint32_t b = w->hi - w->lo, K = spec->n_labels;
+  w->failed = 0;
+  w->loss = 0;
+  w->correct = 0;
+  for (uint32_t j = 0; j < b; j++) {
+    uint32_t gi = w->lo + j;
+    const ser_clip *c = &P->train[P->order[P->base + gi]];
+    uint64_t ss = ser_mix64(ser_mix64(P->o->seed, 0x7a11 + P->epoch), (uint64_t)P->step * 65536 + gi);
+    w->seeds[j] = ss;
+    w->labels[j] = c->label;
+    w->weights[j] = P->cw[c->label];
+    if (train_input(w, c, ss, w->x + j * per) < 0) {
+      /* keep going with zeros: the other threads wait for us at batch norm */
+      memset(w->x + j * per, 0, per * sizeof(float));
+      w->failed = 1;
+    }
+  }
+  memset(w->grad, 0, P->n_params * sizeof(float));
+  if (ser_tnet_forward(w->net, w->x, b, spec->in_len, 1, w->seeds, w->probs, &w->err) < 0) {
+    w->failed = 1;
+    return;
+  }
+  for (uint32_t j = 0; j < b; j++) {
+    uint32_t am = 0;
+    for (uint32_t k = 1; k < K; k++)
+      if (w->probs[j * K + k] > w->probs[j * K + am]) am = k;
+    w->correct += am == w->labels[j];
+  }
+  w->loss = ser_tnet_backward(w->net, w->labels, w->weights, P->wsum, w->grad);
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  for (;;) {
+    pthread_barrier_wait(&w->P->start);
+    if (w->P->quit) break;
+    worker_job(w);
+    pthread_barrier_wait(&w->P->end);
+  }
+  return NULL;
+}
+
+static void pool_free(pool *P) {
+  if (!P) return;
+  if (P->w) {
+    if (P->n > 1) {
+      P->quit = 1;
+      pthread_barrier_wait(&P->start);
+      for (uint32_t i = 1; i < P->n; i++) pthread_join(P->w[i].th, NULL);
+      pthread_barrier_destroy(&P->start);
+      pthread_barrier_destroy(&P->end);
+      pthread_barrier_destroy(&P->sync.bar);
+    }
+    for (uint32_t i = 0; i < P->n; i++) {
+      worker *w = &P->w[i];
+      ser_tnet_free(w->net);
+      free(w->grad);
+      free(w->x);
+      free(w->probs);
+      free(w->labels);
+      free(w->weights);
+      free(w->seeds);
+      free(w->abuf);
+      free(w->tbuf);
+    }
+  }
+  free(P->sync.slots);
+  free(P->w);
+  free(P);
+}
+
+static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser_error *err) {
+  pool *P = calloc(1, sizeof *P);
+  if (!P) goto oom;
+  P->n = n;
+  P->w = calloc(n, sizeof *P->w);
+  if (!P->w) goto oom;
+  for (uint32_t i = 0; i < n; i++) {
+    worker *w = &P->w[i];
+    w->P = P;
+    w->tid = i;
+    if (!(w->net = ser_tnet_new(spec, per_thread, spec->in_len, err))) goto fail;
+    size_t np = ser_tnet_n_params(w->net);
+    P->n_params = np;
+    w->grad = calloc(np ? np : 1, sizeof(float));
+    w->x = malloc((size_t)per_thread * spec->in_len * spec->in_ch * sizeof(float));
+    w->probs = malloc((size_t)per_thread * spec->n_labels * sizeof(float));
+    w->labels = malloc(per_thread * sizeof(uint32_t));
+    w->weights = malloc(per_thread * sizeof(float));
+    w->seeds = malloc(per_thread * sizeof(uint64_t));
+    if (!w->grad || !w->x || !w->probs || !w->labels || !w->weights || !w->seeds) goto oom;
+  }
+  if (n > 1) {
+    P->sync.n = n;
+    P->sync.slots = calloc(n * ser_tnet_sync_doubles(P->w[0].net) + 1, sizeof(double));
+    if (!P->sync.slots) goto oom;
+    pthread_barrier_init(&P->sync.bar, NULL, n);
+    pthread_barrier_init(&P->start, NULL, n);
+    pthread_barrier_init(&P->end, NULL, n);
+    for (uint32_t i = 0; i < n; i++) ser_tnet_set_sync(P->w[i].net, &P->sync, i);
+    for (uint32_t i = 1; i < n; i++) {
+      if (pthread_create(&P->w[i].th, NULL, worker_main, &P->w[i]) != 0) {
+        /* cannot start: run single-threaded instead is not possible with
+         * the barriers initialised for n; report */
+        P->n = i;
+        ser_fail(err, "training: cannot start thread %u", i);
+        /* release the started ones */
+        goto fail_threads;
+      }
+    }
+  }
+  return P;
+fail_threads : {
+  /* started threads wait on `start` with count n; we cannot satisfy it
+   * safely, so detach them by exiting the process path: this is only hit
+   * when the system refuses threads */
+  abort();
+}
+oom:
+  ser_fail(err, "training: out of memory");
+fail:
+  if (P) {
+    uint32_t keep = P->n;
+    P->n = 1; /* no threads were started */
+    if (P->w)
+      for (uint32_t i = 1; i < keep; i++) {
+        worker *w = &P->w[i];
+        ser_tnet_free(w->net);
+        free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
+      }
+    pool_free(P);
+  }
+  return NULL;
+}
+
+/* ---- checkpoints --------------------------------------------------------- */
+
+#define STATE_MAGIC "SERTRAIN"
+#define STATE_VERSION 1u
+
+typedef struct train_state {
+  uint32_t epochs_done;
+  uint64_t adam_t;
+  double best_ua;
+  uint32_t best_epoch;
+  uint32_t bad_epochs;
+} train_state;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static int write_all(FILE *f, const void *p, size_t n, uint64_t *h) {
+  *h = fnv(*h, p, n);
+  return fwrite(p, 1, n, f) == n ? 0 : -1;
+}
+
+static int state_write(const char *path, const train_state *s, const float *m, const float *v,
+                       uint64_t np, ser_error *err) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  if (!f) return ser_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+  uint64_t h = 0xcbf29ce484222325ULL;
+  uint32_t ver = STATE_VERSION;
+  int rc = 0;
+  rc |= write_all(f, STATE_MAGIC, 8, &h);
+  rc |= write_all(f, &ver, 4, &h);
+  rc |= write_all(f, &np, 8, &h);
+  rc |= write_all(f, &s->epochs_done, 4, &h);
+  rc |= write_all(f, &s->adam_t, 8, &h);
+  rc |= write_all(f, &s->best_ua, 8, &h);
+  rc |= write_all(f, &s->best_epoch, 4, &h);
+  rc |= write_all(f, &s->bad_epochs, 4, &h);
+  rc |= write_all(f, m, np * sizeof(float), &h);
+  rc |= write_all(f, v, np * sizeof(float), &h);
+  if (fwrite(&h, 8, 1, f) != 1) rc = -1;
+  if (fclose(f) != 0) rc = -1;
+  if (rc || rename(tmp, path) != 0) {
+    unlink(tmp);
+    return ser_fail(err, "%s: write failed", path);
+  }
+  return 0;
+}
+
+static int read_all(FILE *f, void *p, size_t n, uint64_t *h) {
+  if (fread(p, 1, n, f) != n) return -1;
+  *h = fnv(*h, p, n);
+  return 0;
+}
+
+static int state_read(const char *path, train_state *s, float *m, float *v, uint64_t np,
+                      ser_error *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return ser_fail(err, "%s: cannot open: %s", path, strerror(errno));
+  uint64_t h = 0xcbf29ce484222325ULL, fnp = 0, hf = 0;
+  char magic[8];
+  uint32_t ver = 0;
+  if (read_all(f, magic, 8, &h) || memcmp(magic, STATE_MAGIC, 8)) {
+    fclose(f);
+    return ser_fail(err, "%s: not a training state file (bad magic)", path);
+  }
+  if (read_all(f, &ver, 4, &h) || ver != STATE_VERSION) {
+    fclose(f);
+    return ser_fail(err, "%s: unsupported version %u", path, ver);
+  }
+  if (read_all(f, &fnp, 8, &h) || fnp != np) {
+    fclose(f);
+    return ser_fail(err, "%s: holds %llu parameters, the model has %llu", path,
+                    (unsigned long long)fnp, (unsigned long long)np);
+  }
+  int rc = 0;
+  rc |= read_all(f, &s->epochs_done, 4, &h);
+  rc |= read_all(f, &s->adam_t, 8, &h);
+  rc |= read_all(f, &s->best_ua, 8, &h);
+  rc |= read_all(f, &s->best_epoch, 4, &h);
+  rc |= read_all(f, &s->bad_epochs, 4, &h);
+  rc |= read_all(f, m, np * sizeof(float), &h);
+  rc |= read_all(f, v, np * sizeof(float), &h);
+  if (rc || fread(&hf, 8, 1, f) != 1) {
+    fclose(f);
+    return ser_fail(err, "%s: truncated", path);
+  }
+  fclose(f);
+  if (hf != h) return ser_fail(err, "%s: checksum mismatch (corrupt file)", path);
+  return 0;
+}
+
+static int spec_write_atomic(const ser_model_spec *s, const char *path, ser_error *err) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  if (ser_model_spec_write(s, tmp, err) < 0) return -1;
+  if (rename(tmp, path) != 0) {
+    unlink(tmp);
+    return ser_fail(err, "%s: cannot rename: %s", path, strerror(errno));
+  }
+  return 0;
+}
+
+/* Copy parameters of a spec read from disk into ours, checking shapes. */
+static int load_params_from(ser_tnet *t, const char *path, float *flat, ser_error *err) {
+  ser_model_spec s;
+  if (ser_model_spec_read(path, &s, err) < 0) return -1;
+  const ser_model_spec *mine = ser_tnet_spec(t);
+  int ok = s.n_layers == mine->n_layers;
+  for (uint32_t i = 0; ok && i < s.n_layers; i++)
+    ok = s.layers[i].kind == mine->layers[i].kind && s.layers[i].n_params == mine->layers[i].n_params;
+  if (!ok) {
+    ser_model_spec_clear(&s);
+    return ser_fail(err, "%s: its layers differ from the model being trained", path);
+  }
+  for (uint32_t i = 0; i < s.n_layers; i++)
+    if (s.layers[i].n_params)
+      memcpy(flat + ser_tnet_param_offset(t, i), s.layers[i].params, s.layers[i].n_params * sizeof(float));
+  ser_model_spec_clear(&s);
+  return 0;
+}
+
+/* ---- validation ------------------------------------------------------------ */
+
+static int evaluate(ser_tnet *ev, const ser_clip *val, size_t n, double *ua, double *wa,
+                    ser_error *err) {
+  const ser_model_spec *spec = ser_tnet_spec(ev);
+  uint32_t K = spec->n_labels;
+  uint64_t tot[64] = {0}, ok[64] = {0};
+  float probs[64];
+  size_t correct = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (ser_train_classify_clip(ev, val[i].audio, val[i].n, probs, err) < 0) return -1;
+    uint32_t am = 0;
+    for (uint32_t k = 1; k < K; k++)
+      if (probs[k] > probs[am]) am = k;
+    tot[val[i].label]++;
+    if (am == val[i].label) {
+      ok[val[i].label]++;
+      correct++;
+    }
+  }
+  double s = 0;
+  uint32_t nc = 0;
+  for (uint32_t k = 0; k < K; k++)
+    if (tot[k]) {
+      s += (double)ok[k] / tot[k];
+      nc++;
+    }
+  *ua = nc ? s / nc : 0;
+  *wa = n ? (double)correct / n : 0;
+  return 0;
+}
+
+/* ---- the loop -------------------------------------------------------------- */
+
+int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const ser_clip *val,
+              size_t n_val, const ser_train_options *o, ser_train_result *res, ser_error *err) {
+  ser_train_result dummy;
+  if (!res) res = &dummy;
+  memset(res, 0, sizeof *res);
+  res->best_val_ua = -1;
+  if (n_train == 0) return ser_fail(err, "training: no training clips");
+  if (o->epochs == 0 || o->batch == 0) return ser_fail(err, "training: epochs and batch must be positive");
+  if (spec->n_labels > 64) return ser_fail(err, "training: at most 64 labels");
+  if (!(o->lr > 0)) return ser_fail(err, "lr: must be positive");
+  for (size_t i = 0; i < n_train; i++)
+    if (train[i].label >= spec->n_labels || train[i].n == 0)
+      return ser_fail(err, "training clip %zu: bad label or empty", i);
+  for (size_t i = 0; i < n_val; i++)
+    if (val[i].label >= spec->n_labels || val[i].n == 0)
+      return ser_fail(err, "validation clip %zu: bad label or empty", i);
+  ser_blas_single_thread();
+
+  uint32_t batch = o->batch;
+  if (batch > n_train) batch = (uint32_t)n_train;
+  uint32_t nt = o->threads;
+  if (nt == 0) {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    nt = nc > 0 ? (uint32_t)nc : 1;
+  }
+  if (nt > 64) nt = 64;
+  if (nt > batch) nt = batch;
+  uint32_t per_thread = (batch + nt - 1) / nt;
+  size_t steps = n_train / batch;
+
+  pool *P = pool_new(spec, nt, per_thread, err);
+  if (!P) return -1;
+  ser_tnet *ev = ser_tnet_new(spec, 1, spec->in_len, err);
+  size_t np = P->n_params;
+  float *m = calloc(np + 1, sizeof(float)), *v = calloc(np + 1, sizeof(float));
+  float *flat = malloc((np + 1) * sizeof(float)), *best = malloc((np + 1) * sizeof(float));
+  unsigned char *tr = malloc(np + 1), *dec = malloc(np + 1);
+  uint32_t *order = malloc(n_train * sizeof(uint32_t));
+  int rc = -1;
+  if (!ev || !m || !v || !flat || !best || !tr || !dec || !order) {
+    if (ev) ser_fail(err, "training: out of memory");
+    goto done;
+  }
+  ser_tnet_param_masks(P->w[0].net, tr, dec);
+
+  /* class weights */
+  float cw[64];
+  {
+    size_t cnt[64] = {0};
+    uint32_t present = 0;
+    for (size_t i = 0; i < n_train; i++) cnt[train[i].label]++;
+    for (uint32_t k = 0; k < spec->n_labels; k++) present += cnt[k] > 0;
+    for (uint32_t k = 0; k < spec->n_labels; k++)
+      cw[k] = (o->balanced && cnt[k]) ? (float)((double)n_train / ((double)present * cnt[k])) : 1.f;
+  }
+  P->spec = spec;
+  P->o = o;
+  P->aug = o->aug;
+  P->aug.p_crop = 0; /* the trainer crops */
+  P->augment = P->aug.p_noise > 0 || P->aug.p_speed > 0 || P->aug.p_pitch > 0 || P->aug.p_shift > 0 ||
+               P->aug.p_gain > 0 || (o->specaugment && P->aug.p_specaug > 0);
+  P->train = train;
+  P->order = order;
+  P->cw = cw;
+
+  train_state st = {0, 0, -1.0, 0, 0};
+  char path_last[4096] = "", path_state[4096] = "", path_best[4096] = "";
+  if (o->checkpoint_dir) {
+    if (mkdir(o->checkpoint_dir, 0777) != 0 && errno != EEXIST) {
+      ser_fail(err, "%s: cannot create: %s", o->checkpoint_dir, strerror(errno));
+      goto done;
+    }
+    snprintf(path_last, sizeof path_last, "%s/last.sermodel", o->checkpoint_dir);
+    snprintf(path_state, sizeof path_state, "%s/last.state", o->checkpoint_dir);
+    snprintf(path_best, sizeof path_best, "%s/best.sermodel", o->checkpoint_dir);
+  }
+  ser_tnet_get_params(P->w[0].net, flat);
+  memcpy(best, flat, np * sizeof(float));
+  if (o->resume) {
+    if (!o->checkpoint_dir) {
+      ser_fail(err, "resume: needs a checkpoint directory");
+      goto done;
+    }
+    if (state_read(path_state, &st, m, v, np, err) < 0) goto done;
+    if (load_params_from(P->w[0].net, path_last, flat, err) < 0) goto done;
+    ser_tnet_set_params(P->w[0].net, flat);
+    memcpy(best, flat, np * sizeof(float));
+    if (n_val && access(path_best, R_OK) == 0 && load_params_from(P->w[0].net, path_best, best, err) < 0)
+      goto done;
+  }
+
+  double t0 = now_s();
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  size_t total_steps = (size_t)o->epochs * steps;
+  size_t warm = (size_t)(o->warmup_epochs * steps);
+  int stop = 0;
+  uint32_t epoch, first_epoch = st.epochs_done;
+  double last_loss = 0;
+  for (epoch = st.epochs_done; epoch < o->epochs && !stop; epoch++) {
+    ser_rng er;
+    ser_rng_seed(&er, ser_mix64(o->seed, 0xe90c + epoch));
+    for (size_t i = 0; i < n_train; i++) order[i] = (uint32_t)i;
+    for (size_t i = n_train; i > 1; i--) {
+      uint32_t j = ser_rng_below(&er, (uint32_t)i);
+      uint32_t tmp = order[i - 1];
+      order[i - 1] = order[j];
+      order[j] = tmp;
+    }
+    double eloss = 0;
+    size_t ecorrect = 0, eseen = 0;
+    P->epoch = epoch;
+    for (size_t s = 0; s < steps; s++) {
+      P->base = s * batch;
+      P->step = (uint32_t)s;
+      double wsum = 0;
+      for (uint32_t j = 0; j < batch; j++) wsum += cw[train[order[P->base + j]].label];
+      P->wsum = wsum;
+      for (uint32_t i = 0; i < nt; i++) {
+        P->w[i].lo = i * per_thread < batch ? i * per_thread : batch;
+        P->w[i].hi = (i + 1) * per_thread < batch ? (i + 1) * per_thread : batch;
+      }
+      if (nt > 1) pthread_barrier_wait(&P->start);
+      worker_job(&P->w[0]);
+      if (nt > 1) pthread_barrier_wait(&P->end);
+      for (uint32_t i = 0; i < nt; i++)
+        if (P->w[i].failed) {
+          ser_fail(err, "%s", P->w[i].err.msg);
+          goto done;
+        }
+      float *g = P->w[0].grad;
+      double bl = 0;
+      for (uint32_t i = 0; i < nt; i++) {
+        bl += P->w[i].loss;
+        ecorrect += P->w[i].correct;
+        if (i)
+          for (size_t k = 0; k < np; k++) g[k] += P->w[i].grad[k];
+      }
+      eloss += bl;
+      eseen += batch;
+      /* learning rate */
+      size_t gs = (size_t)epoch * steps + s;
+      double lr;
+      if (gs < warm) lr = o->lr * (double)(gs + 1) / (double)warm;
+      else {
+        double span = total_steps > warm ? (double)(total_steps - warm) : 1.0;
+        double q = (double)(gs - warm) / span;
+        double mn = o->lr * o->min_lr_frac;
+        lr = mn + (o->lr - mn) * 0.5 * (1 + cos(M_PI * q));
+      }
+      st.adam_t++;
+      double c1 = 1 - pow(b1, (double)st.adam_t), c2 = 1 - pow(b2, (double)st.adam_t);
+      ser_tnet_get_params(P->w[0].net, flat);
+      for (size_t k = 0; k < np; k++) {
+        if (!tr[k]) continue;
+        float gk = g[k];
+        m[k] = (float)(b1 * m[k] + (1 - b1) * gk);
+        v[k] = (float)(b2 * v[k] + (1 - b2) * (double)gk * gk);
+        double upd = (m[k] / c1) / (sqrt(v[k] / c2) + eps);
+        if (dec[k]) upd += o->weight_decay * flat[k];
+        flat[k] = (float)(flat[k] - lr * upd);
+      }
+      ser_tnet_set_params(P->w[0].net, flat);
+      if (o->progress) {
+        ser_train_progress pr = {0};
+        pr.epoch = epoch + 1;
+        pr.epochs = o->epochs;
+        pr.step = (uint32_t)s + 1;
+        pr.steps = (uint32_t)steps;
+        pr.loss = eloss / (s + 1);
+        pr.train_acc = eseen ? (double)ecorrect / eseen : 0;
+        pr.val_ua = pr.val_wa = -1;
+        pr.best_val_ua = st.best_ua;
+        pr.best_epoch = st.best_epoch;
+        pr.elapsed_s = now_s() - t0;
+        double done_frac = ((double)(epoch - first_epoch) * steps + s + 1);
+        double left = (double)(o->epochs - epoch) * steps - (s + 1);
+        pr.eta_s = pr.elapsed_s / done_frac * left;
+        o->progress(o->progress_user, &pr);
+      }
+    }
+    last_loss = steps ? eloss / steps : 0;
+    double ua = -1, wa = -1;
+    if (n_val) {
+      if (evaluate(ev, val, n_val, &ua, &wa, err) < 0) goto done;
+      if (ua > st.best_ua) {
+        st.best_ua = ua;
+        st.best_epoch = epoch + 1;
+        st.bad_epochs = 0;
+        ser_tnet_get_params(P->w[0].net, best);
+        if (o->checkpoint_dir && spec_write_atomic(spec, path_best, err) < 0) goto done;
+      } else {
+        st.bad_epochs++;
+        if (o->patience && st.bad_epochs >= o->patience) stop = 1;
+      }
+    } else {
+      st.best_epoch = epoch + 1;
+    }
+    st.epochs_done = epoch + 1;
+    if (o->checkpoint_dir) {
+      if (spec_write_atomic(spec, path_last, err) < 0) goto done;
+      if (state_write(path_state, &st, m, v, np, err) < 0) goto done;
+    }
+    if (o->progress) {
+      ser_train_progress pr = {0};
+      pr.epoch = epoch + 1;
+      pr.epochs = o->epochs;
+      pr.step = pr.steps = (uint32_t)steps;
+      pr.loss = last_loss;
+      pr.train_acc = eseen ? (double)ecorrect / eseen : 0;
+      pr.val_ua = ua;
+      pr.val_wa = wa;
+      pr.best_val_ua = st.best_ua;
+      pr.best_epoch = st.best_epoch;
+      pr.elapsed_s = now_s() - t0;
+      double per_e = pr.elapsed_s / (double)(epoch + 1 - first_epoch);
+      pr.eta_s = stop ? 0 : per_e * (o->epochs - epoch - 1);
+      pr.epoch_done = 1;
+      o->progress(o->progress_user, &pr);
+    }
+  }
+  if (n_val && st.best_ua >= 0) ser_tnet_set_params(P->w[0].net, best);
+  res->epochs_run = st.epochs_done;
+  res->best_epoch = st.best_epoch;
+  res->best_val_ua = n_val ? st.best_ua : -1;
+  res->final_loss = last_loss;
+  res->seconds = now_s() - t0;
+  rc = 0;
+done:
+  ser_tnet_free(ev);
+  pool_free(P);
+  free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order);
+  return rc;
+}

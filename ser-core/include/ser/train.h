@@ -1,4 +1,4 @@
-/* ser-core: training (backpropagation, Adam). Owned by the training work;
+/* ser-core: training (backpropagation, AdamW). Owned by the training work;
  * see docs/training.md. */
 #ifndef SER_TRAIN_H
 #define SER_TRAIN_H
@@ -10,7 +10,147 @@
 extern "C" {
 #endif
 
-/* (filled in by the training implementation) */
+/* ---- Architectures --------------------------------------------------- */
+
+typedef struct ser_arch_config {
+  uint32_t arch;          /* ser_arch */
+  uint32_t n_channels;    /* temporal: conv blocks (<= 8) */
+  uint32_t channels[8];   /* temporal: output channels per block; 32,64,128,128 */
+  uint32_t kernel;        /* temporal: conv kernel (odd); 5 */
+  uint32_t cbam_from;     /* temporal: CBAM after blocks with index >= this (0-based); 2 */
+  uint32_t reduction;     /* channel attention reduction; 8 (paper: 16) */
+  uint32_t sa_kernel;     /* spatial attention kernel (odd); 7 */
+  float dropout;          /* before the classifier; 0.3 (paper: 0.2) */
+  float window_s;         /* temporal: training window / default analysis window; 2.0 s */
+} ser_arch_config;
+
+void ser_arch_config_default(ser_arch_config *c, uint32_t arch);
+
+/* Builds a spec with freshly initialised weights (Kaiming-uniform, as
+ * PyTorch's defaults; batch norm gamma 1, beta 0, running stats 0/1).
+ * feat: feature parameters (temporal: any; paper: the paper preset).
+ * Labels are copied. Normalisation is left NULL (see ser_train_norm_stats). */
+int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
+                   const char *const *labels, uint32_t n_labels, uint64_t seed,
+                   ser_model_spec *out, ser_error *err);
+
+/* ---- Training network (layers with gradients) ------------------------- */
+
+/* A spec's layers prepared for training on batches of `batch` inputs of
+ * `frames` frames (temporal; for paper, frames = in_len). The spec is
+ * borrowed: its params are read and updated in place, and batch norm running
+ * statistics are updated by training-mode forward passes. Inputs are
+ * time-major like ser_net_forward: frames rows of in_ch floats per sample. */
+typedef struct ser_tnet ser_tnet;
+
+ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames,
+                       ser_error *err);
+void ser_tnet_free(ser_tnet *t);
+/* Total parameter count (the length of gradient buffers). */
+size_t ser_tnet_n_params(const ser_tnet *t);
+/* Forward pass of b <= batch samples of `frames` frames (<= the frames given
+ * at creation). training: batch norm uses batch statistics (and updates the
+ * running ones), dropout is active with masks drawn from seeds[i] (one per
+ * sample; NULL = seed 0). probs: b x n_labels. */
+int ser_tnet_forward(ser_tnet *t, const float *x, uint32_t b, uint32_t frames,
+                     int training, const uint64_t *seeds, float *probs,
+                     ser_error *err);
+/* Backward pass of the last forward (which must have been training mode or
+ * eval mode; the gradient is that of the mode used). Loss =
+ * sum_i weights[i] * -log(p_i[labels[i]]) / wsum. Gradients are ADDED to
+ * grad (ser_tnet_n_params floats, parameters in spec layer order, each in the
+ * layout of model.h). Returns the loss contribution of these samples. */
+double ser_tnet_backward(ser_tnet *t, const uint32_t *labels,
+                         const float *weights, double wsum, float *grad);
+
+/* ---- Datasets and the training loop ---------------------------------- */
+
+/* One decoded clip: mono float audio at the model's rate. */
+typedef struct ser_clip {
+  const float *audio; /* borrowed */
+  size_t n;
+  uint32_t label;     /* index into the label set */
+  uint32_t speaker;   /* index into the caller's speaker list */
+} ser_clip;
+
+typedef struct ser_train_progress {
+  uint32_t epoch, epochs;   /* 1-based epoch just finished (or running) */
+  uint32_t step, steps;     /* within the epoch */
+  double loss;              /* mean training loss so far this epoch */
+  double train_acc;         /* training accuracy so far this epoch (augmented crops) */
+  double val_ua, val_wa;    /* -1 if no validation set */
+  double best_val_ua;
+  uint32_t best_epoch;
+  double elapsed_s, eta_s;
+  int epoch_done;           /* 1 at the end of an epoch */
+} ser_train_progress;
+
+typedef void (*ser_progress_fn)(void *user, const ser_train_progress *p);
+
+typedef struct ser_train_options {
+  uint32_t epochs;          /* 60 */
+  uint32_t batch;           /* 32 */
+  float lr;                 /* peak learning rate; 2e-3 */
+  float weight_decay;       /* AdamW decoupled decay on conv/dense weights; 1e-3 */
+  float warmup_epochs;      /* linear warm-up, then cosine to lr * min_lr_frac; 3 */
+  float min_lr_frac;        /* 0.02 */
+  uint32_t patience;        /* early stopping: epochs without val UA gain; 15 (0 = off) */
+  uint32_t threads;         /* worker threads; 0 = number of cores */
+  uint64_t seed;            /* 1 */
+  int balanced;             /* 1: class-weighted loss (weights n / (k n_c)) */
+  int specaugment;          /* 1: SpecAugment on training features */
+  ser_augment_config aug;   /* audio augmentation of training clips (defaults: ser_augment_config_default) */
+  const char *checkpoint_dir; /* NULL: no checkpoints; else last.sermodel, last.state, best.sermodel */
+  int resume;               /* resume from checkpoint_dir/last.* */
+  ser_progress_fn progress; /* may be NULL */
+  void *progress_user;
+} ser_train_options;
+
+void ser_train_options_default(ser_train_options *o);
+
+/* Per-coefficient mean/std over all frames of the clips (no augmentation),
+ * stored into spec->norm_mean / norm_std (temporal models; for paper models
+ * per position of the flat vector's per-frame layout). */
+int ser_train_norm_stats(ser_model_spec *spec, const ser_clip *clips, size_t n,
+                         ser_error *err);
+
+typedef struct ser_train_result {
+  uint32_t epochs_run;
+  uint32_t best_epoch;      /* epoch whose weights were kept (last if no val) */
+  double best_val_ua;       /* -1 without validation */
+  double final_loss;
+  double seconds;
+} ser_train_result;
+
+/* Trains spec (built by ser_arch_build, normalisation set) on train; val
+ * (may be empty) is used for early stopping and to keep the best weights.
+ * Deterministic for a given seed and thread count. */
+int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train,
+              const ser_clip *val, size_t n_val, const ser_train_options *o,
+              ser_train_result *res, ser_error *err);
+
+/* Network input of a clip: features with the spec's parameters, normalised.
+ * Temporal: frames x in_ch (time-major); paper: in_len floats (clip padded or
+ * cut to clip_samples first). *out malloc'd. A temporal clip shorter than
+ * min_frames is repeated (tiled) up to min_frames. */
+int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t n,
+                         uint32_t min_frames, float **out, uint32_t *frames,
+                         ser_error *err);
+
+/* Whole-utterance posteriors (the semantics of `ser eval`): temporal models
+ * average the posteriors of windows of in_len frames with a hop of in_len/4
+ * frames over the clip (the last window aligned to the end; a clip shorter
+ * than one window is tiled to one window); paper models classify the clip
+ * padded or cut to clip_samples. t: an eval net from ser_tnet_new(spec, B,
+ * in_len) (any batch B; windows are run B at a time). */
+int ser_train_classify_clip(ser_tnet *t, const float *audio, size_t n,
+                            float *probs, ser_error *err);
+/* The spec a training net was made for. */
+ser_model_spec *ser_tnet_spec(const ser_tnet *t);
+
+/* Output length of conv/pool windows (PyTorch formula), 0 if none fit. */
+uint32_t ser_train_out_len(uint32_t t, uint32_t kernel, uint32_t stride,
+                           uint32_t padding, uint32_t dilation);
 
 #ifdef __cplusplus
 }

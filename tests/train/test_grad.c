@@ -1,0 +1,382 @@
+/* Finite-difference checks of every layer kind's backward pass (training
+ * mode and eval mode), of a whole small CBAM net, and of the threaded exact
+ * batch norm (two half-batches with a barrier == one whole batch). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ser/train.h"
+#include "train_internal.h"
+
+static int failures = 0;
+
+static uint32_t pcount(const ser_layer *l) {
+  switch (l->kind) {
+  case SER_L_CONV1D: return l->out_ch * l->in_ch * l->kernel + l->out_ch;
+  case SER_L_BATCHNORM: return 4 * l->in_ch;
+  case SER_L_CHANNEL_ATT: {
+    uint32_t h = l->in_ch / l->reduction;
+    if (h < 1) h = 1;
+    return 2 * h * l->in_ch + h + l->in_ch;
+  }
+  case SER_L_SPATIAL_ATT: return 2 * l->kernel + 1;
+  case SER_L_DENSE: return l->out_ch * l->in_ch + l->out_ch;
+  default: return 0;
+  }
+}
+
+#define MAXL 32
+typedef struct net {
+  ser_model_spec s;
+  ser_layer L[MAXL];
+  char *labels[3];
+} net;
+
+static ser_layer *add(net *n, uint32_t kind) {
+  ser_layer *l = &n->L[n->s.n_layers++];
+  memset(l, 0, sizeof *l);
+  l->kind = kind;
+  return l;
+}
+
+static ser_layer *conv(net *n, uint32_t ci, uint32_t co, uint32_t k, uint32_t s, uint32_t p, uint32_t d) {
+  ser_layer *l = add(n, SER_L_CONV1D);
+  l->in_ch = ci, l->out_ch = co, l->kernel = k, l->stride = s, l->padding = p, l->dilation = d;
+  return l;
+}
+
+static void finish(net *n, ser_rng *r) {
+  n->s.layers = n->L;
+  static char *lab[3] = {"a", "b", "c"};
+  n->s.labels = lab;
+  n->s.n_labels = 3;
+  for (uint32_t i = 0; i < n->s.n_layers; i++) {
+    ser_layer *l = &n->L[i];
+    l->n_params = pcount(l);
+    l->params = l->n_params ? malloc(l->n_params * sizeof(float)) : NULL;
+    for (uint32_t k = 0; k < l->n_params; k++) l->params[k] = 0.6f * (2 * ser_rng_uniform(r) - 1);
+    if (l->kind == SER_L_BATCHNORM) {
+      uint32_t c = l->in_ch;
+      for (uint32_t k = 0; k < c; k++) {
+        l->params[k] = 0.8f + 0.4f * ser_rng_uniform(r);
+        l->params[3 * c + k] = 0.5f + ser_rng_uniform(r);
+      }
+    }
+  }
+}
+
+static void drop(net *n) {
+  for (uint32_t i = 0; i < n->s.n_layers; i++) free(n->L[i].params);
+}
+
+static double loss_of(const float *p, const uint32_t *lab, const float *w, uint32_t b, double wsum) {
+  double L = 0;
+  for (uint32_t s = 0; s < b; s++) L += w[s] * -log((double)p[s * 3 + lab[s]]) / wsum;
+  return L;
+}
+
+/* Checks the gradient of every trainable parameter against central finite
+ * differences: relative error ||fd - an|| / max(||fd||, ||an||) per layer. */
+static void check(const char *name, net *n, uint32_t frames, int training) {
+  ser_error err;
+  const uint32_t b = 6;
+  ser_tnet *t = ser_tnet_new(&n->s, b, frames, &err);
+  if (!t) {
+    printf("FAIL %s: %s\n", name, err.msg);
+    failures++;
+    return;
+  }
+  size_t np = ser_tnet_n_params(t);
+  unsigned char *tr = malloc(np), *dec = malloc(np);
+  ser_tnet_param_masks(t, tr, dec);
+  ser_rng r;
+  ser_rng_seed(&r, 42);
+  float *x = malloc((size_t)b * frames * n->s.in_ch * sizeof(float));
+  for (size_t k = 0; k < (size_t)b * frames * n->s.in_ch; k++) x[k] = ser_rng_normal(&r);
+  uint32_t lab[6] = {0, 2, 1, 2, 0, 1};
+  float w[6] = {1.5f, 0.5f, 1.0f, 0.5f, 1.5f, 1.0f};
+  double wsum = 6.0;
+  uint64_t seeds[6] = {11, 12, 13, 14, 15, 16};
+  float probs[18];
+  float *g = calloc(np, sizeof(float));
+  /* save BN running stats so repeated training forwards do not drift them */
+  float *saved = malloc(np * sizeof(float));
+  ser_tnet_get_params(t, saved);
+  ser_tnet_forward(t, x, b, frames, training, seeds, probs, &err);
+  double L0 = ser_tnet_backward(t, lab, w, wsum, g);
+  double Lp = loss_of(probs, lab, w, b, wsum);
+  if (fabs(L0 - Lp) > 1e-5) {
+    printf("FAIL %s: backward loss %g != forward loss %g\n", name, L0, Lp);
+    failures++;
+  }
+  float *p = malloc(np * sizeof(float));
+  double worst = 0;
+  uint32_t total_skipped = 0;
+  for (uint32_t li = 0; li < n->s.n_layers; li++) {
+    size_t off = ser_tnet_param_offset(t, li), cnt = n->L[li].n_params;
+    if (!cnt) continue;
+    double dd = 0, nf = 0, na = 0;
+    uint32_t checked = 0, skipped = 0;
+    for (size_t k = off; k < off + cnt; k++) {
+      if (!tr[k]) continue;
+      /* central differences at h and h/2: where they disagree the loss is
+       * not smooth there (a ReLU/max kink or a near-zero batch variance
+       * inside the step), so the point is skipped and counted */
+      double fdh[2], one[2] = {0, 0};
+      for (int q = 0; q < 2; q++) {
+        const float h = q ? 5e-4f : 2e-3f;
+        memcpy(p, saved, np * sizeof(float));
+        p[k] = saved[k] + h;
+        ser_tnet_set_params(t, p);
+        ser_tnet_forward(t, x, b, frames, training, seeds, probs, &err);
+        double lp = loss_of(probs, lab, w, b, wsum);
+        p[k] = saved[k] - h;
+        ser_tnet_set_params(t, p);
+        ser_tnet_forward(t, x, b, frames, training, seeds, probs, &err);
+        double lm = loss_of(probs, lab, w, b, wsum);
+        fdh[q] = (lp - lm) / (2 * h);
+        if (q) {
+          one[0] = (lp - Lp) / h; /* forward difference */
+          one[1] = (Lp - lm) / h; /* backward difference */
+        }
+      }
+      double fd = fdh[1];
+      if (fabs(fdh[0] - fdh[1]) > 0.01 * fmax(fabs(fdh[0]), fabs(fdh[1])) + 3e-4 ||
+          fabs(one[0] - one[1]) > 0.02 * fmax(fabs(one[0]), fabs(one[1])) + 1e-3) {
+        skipped++;
+        continue;
+      }
+      dd += (fd - g[k]) * (fd - g[k]);
+      nf += fd * fd;
+      na += (double)g[k] * g[k];
+      checked++;
+    }
+    ser_tnet_set_params(t, saved);
+    double den = sqrt(nf > na ? nf : na);
+    double rel = den > 1e-9 ? sqrt(dd) / den : sqrt(dd);
+    if (rel > worst) worst = rel;
+    if (skipped > (checked + skipped) / 4 + 1) {
+      printf("FAIL %s: layer %u: %u of %u parameters in non-smooth regions\n", name, li, skipped,
+             checked + skipped);
+      failures++;
+    }
+    total_skipped += skipped;
+    if (rel > 1e-2 || !(den > 1e-7)) {
+      printf("FAIL %s: layer %u (kind %u): relative error %.3g over %u params (|grad| %.3g)\n", name, li,
+             n->L[li].kind, rel, checked, den);
+      failures++;
+    }
+  }
+  printf("%-28s %s  worst relative error %.2e over %zu params (%u at kinks skipped)\n", name,
+         training ? "train" : "eval ", worst, np, total_skipped);
+  free(p), free(g), free(x), free(tr), free(dec), free(saved);
+  ser_tnet_free(t);
+}
+
+static net *mk(uint32_t in_ch) {
+  net *n = calloc(1, sizeof *n);
+  n->s.in_ch = in_ch;
+  n->s.arch = SER_ARCH_TEMPORAL;
+  return n;
+}
+
+static void head(net *n, uint32_t c, uint32_t mode) {
+  ser_layer *l = add(n, SER_L_GLOBAL_POOL);
+  l->mode = mode;
+  l = add(n, SER_L_DENSE);
+  l->in_ch = mode == 2 ? 2 * c : c;
+  l->out_ch = 3;
+  add(n, SER_L_SOFTMAX);
+}
+
+typedef void (*builder)(net *n);
+
+static void b_conv(net *n) { conv(n, 3, 4, 3, 2, 2, 2); head(n, 4, 0); }
+static void b_bn(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_BATCHNORM);
+  l->in_ch = 4, l->eps = 1e-5f;
+  head(n, 4, 2);
+}
+static void b_relu(net *n) { conv(n, 3, 4, 3, 1, 1, 1); add(n, SER_L_RELU); head(n, 4, 0); }
+static void b_maxpool(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_MAXPOOL);
+  l->kernel = 3, l->stride = 2, l->padding = 1;
+  head(n, 4, 0);
+}
+static void b_avgpool(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_AVGPOOL);
+  l->kernel = 3, l->stride = 2, l->padding = 1;
+  head(n, 4, 0);
+}
+static void b_ca(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_CHANNEL_ATT);
+  l->in_ch = 4, l->reduction = 2;
+  head(n, 4, 0);
+}
+static void b_sa(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_SPATIAL_ATT);
+  l->kernel = 3;
+  head(n, 4, 0);
+}
+static void b_gpmax(net *n) { conv(n, 3, 4, 3, 1, 1, 1); head(n, 4, 1); }
+static void b_flatten(net *n) {
+  conv(n, 3, 2, 3, 1, 0, 1); /* 10 -> 8 frames */
+  add(n, SER_L_FLATTEN);
+  ser_layer *l = add(n, SER_L_DENSE);
+  l->in_ch = 16, l->out_ch = 3;
+  add(n, SER_L_SOFTMAX);
+}
+static void b_dense_bn(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_GLOBAL_POOL);
+  l->mode = 0;
+  l = add(n, SER_L_DENSE);
+  l->in_ch = 4, l->out_ch = 5;
+  l = add(n, SER_L_BATCHNORM);
+  l->in_ch = 5, l->eps = 1e-3f;
+  add(n, SER_L_RELU);
+  l = add(n, SER_L_DENSE);
+  l->in_ch = 5, l->out_ch = 3;
+  add(n, SER_L_SOFTMAX);
+}
+static void b_dropout(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_DROPOUT);
+  l->p = 0.3f;
+  head(n, 4, 2);
+}
+static void b_cbam(net *n) {
+  conv(n, 3, 4, 3, 1, 1, 1);
+  ser_layer *l = add(n, SER_L_BATCHNORM);
+  l->in_ch = 4, l->eps = 1e-5f;
+  add(n, SER_L_RELU);
+  l = add(n, SER_L_MAXPOOL);
+  l->kernel = 2, l->stride = 2;
+  conv(n, 4, 6, 3, 1, 1, 1);
+  l = add(n, SER_L_BATCHNORM);
+  l->in_ch = 6, l->eps = 1e-5f;
+  add(n, SER_L_RELU);
+  l = add(n, SER_L_CHANNEL_ATT);
+  l->in_ch = 6, l->reduction = 2;
+  l = add(n, SER_L_SPATIAL_ATT);
+  l->kernel = 3;
+  l = add(n, SER_L_GLOBAL_POOL);
+  l->mode = 2;
+  l = add(n, SER_L_DROPOUT);
+  l->p = 0.2f;
+  l = add(n, SER_L_DENSE);
+  l->in_ch = 12, l->out_ch = 3;
+  add(n, SER_L_SOFTMAX);
+}
+
+/* Two workers with half a batch each, synchronised batch norm, must give the
+ * same summed gradient as one worker with the whole batch. */
+typedef struct th_arg {
+  ser_tnet *t;
+  const float *x;
+  const uint32_t *lab;
+  const float *w;
+  const uint64_t *seeds;
+  float *g;
+  double loss;
+} th_arg;
+
+static void *th_run(void *p) {
+  th_arg *a = p;
+  ser_error err;
+  float probs[6];
+  ser_tnet_forward(a->t, a->x, 2, 10, 1, a->seeds, probs, &err);
+  a->loss = ser_tnet_backward(a->t, a->lab, a->w, 3.5, a->g);
+  return NULL;
+}
+
+static void check_threads(void) {
+  ser_rng r;
+  ser_rng_seed(&r, 7);
+  net *n = mk(3);
+  b_cbam(n);
+  finish(n, &r);
+  ser_error err;
+  ser_tnet *one = ser_tnet_new(&n->s, 4, 10, &err);
+  ser_tnet *h0 = ser_tnet_new(&n->s, 2, 10, &err), *h1 = ser_tnet_new(&n->s, 2, 10, &err);
+  size_t np = ser_tnet_n_params(one);
+  float x[4 * 10 * 3];
+  for (size_t k = 0; k < sizeof x / sizeof x[0]; k++) x[k] = ser_rng_normal(&r);
+  uint32_t lab[4] = {0, 2, 1, 2};
+  float w[4] = {1.5f, 0.5f, 1.0f, 0.5f};
+  uint64_t seeds[4] = {1, 2, 3, 4};
+  float *g1 = calloc(np, sizeof(float)), *ga = calloc(np, sizeof(float)), *gb = calloc(np, sizeof(float));
+  float *saved = malloc(np * sizeof(float)), *after1 = malloc(np * sizeof(float));
+  ser_tnet_get_params(one, saved);
+  float probs[12];
+  ser_tnet_forward(one, x, 4, 10, 1, seeds, probs, &err);
+  double l1 = ser_tnet_backward(one, lab, w, 3.5, g1);
+  ser_tnet_get_params(one, after1); /* running stats updated once */
+  ser_tnet_set_params(one, saved);
+  ser_tsync sync;
+  sync.n = 2;
+  sync.slots = calloc(2 * ser_tnet_sync_doubles(h0) + 1, sizeof(double));
+  pthread_barrier_init(&sync.bar, NULL, 2);
+  ser_tnet_set_sync(h0, &sync, 0);
+  ser_tnet_set_sync(h1, &sync, 1);
+  th_arg a0 = {h0, x, lab, w, seeds, ga, 0}, a1 = {h1, x + 2 * 10 * 3, lab + 2, w + 2, seeds + 2, gb, 0};
+  pthread_t th;
+  pthread_create(&th, NULL, th_run, &a1);
+  th_run(&a0);
+  pthread_join(th, NULL);
+  double dd = 0, nn = 0;
+  for (size_t k = 0; k < np; k++) {
+    double d = (double)ga[k] + gb[k] - g1[k];
+    dd += d * d;
+    nn += (double)g1[k] * g1[k];
+  }
+  float *after2 = malloc(np * sizeof(float));
+  ser_tnet_get_params(h0, after2);
+  double sd = 0;
+  for (size_t k = 0; k < np; k++) sd += fabs((double)after2[k] - after1[k]);
+  double rel = sqrt(dd / nn);
+  printf("threads: 2 x half batch vs 1 x batch: gradient rel diff %.2e, loss %.6f vs %.6f, running stats diff %.2e\n",
+         rel, a0.loss + a1.loss, l1, sd);
+  if (rel > 1e-4 || fabs(a0.loss + a1.loss - l1) > 1e-5 || sd > 1e-4) {
+    printf("FAIL threads\n");
+    failures++;
+  }
+  pthread_barrier_destroy(&sync.bar);
+  free(sync.slots), free(g1), free(ga), free(gb), free(saved), free(after1), free(after2);
+  ser_tnet_free(one), ser_tnet_free(h0), ser_tnet_free(h1);
+  drop(n);
+  free(n);
+}
+
+int main(void) {
+  struct {
+    const char *name;
+    builder b;
+  } cases[] = {
+      {"conv1d stride2 pad2 dil2", b_conv}, {"batchnorm", b_bn},       {"relu", b_relu},
+      {"maxpool k3 s2 p1", b_maxpool},       {"avgpool k3 s2 p1", b_avgpool},
+      {"channel attention", b_ca},           {"spatial attention", b_sa}, {"global max pool", b_gpmax},
+      {"flatten + dense", b_flatten},        {"dense + bn + relu", b_dense_bn},
+      {"dropout", b_dropout},                {"cbam net", b_cbam},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (int training = 1; training >= 0; training--) {
+      ser_rng r;
+      ser_rng_seed(&r, 100 + i);
+      net *n = mk(3);
+      cases[i].b(n);
+      finish(n, &r);
+      check(cases[i].name, n, 10, training);
+      drop(n);
+      free(n);
+    }
+  check_threads();
+  printf("%s\n", failures ? "FAILED" : "all gradient checks passed");
+  return failures ? 1 : 0;
+}
