@@ -348,6 +348,54 @@ static void test_manifest(const char *ds) {
   }
   ser_corpus_free(&c);
 
+  /* mangled manifests: each either loads or fails with a message, never crashes
+   * (memory errors show under the ASan run) */
+  {
+    ser_rng rng;
+    ser_rng_seed(&rng, 42);
+    const char specials[] = "\",\r\n\0 x";
+    size_t base_len = strlen(line);
+    char *mut = malloc(base_len + 64);
+    int ok = 0, failed = 0;
+    for (int t = 0; t < 300; t++) {
+      size_t len = base_len;
+      memcpy(mut, line, len);
+      int edits = 1 + (int)ser_rng_below(&rng, 4);
+      for (int e = 0; e < edits && len > 0; e++) {
+        size_t at = ser_rng_below(&rng, (uint32_t)len);
+        uint32_t op = ser_rng_below(&rng, 3);
+        if (op == 0) {
+          mut[at] = specials[ser_rng_below(&rng, sizeof specials - 1)];
+        } else if (op == 1 && len < base_len + 60) {
+          memmove(mut + at + 1, mut + at, len - at);
+          mut[at] = specials[ser_rng_below(&rng, sizeof specials - 1)];
+          len++;
+        } else {
+          len = at;
+        }
+      }
+      char mp[512];
+      snprintf(mp, sizeof mp, "%s/mangled.csv", tmpdir);
+      FILE *mf = fopen(mp, "wb");
+      REQUIRE(mf, "write %s", mp);
+      fwrite(mut, 1, len, mf);
+      fclose(mf);
+      memset(&err, 0, sizeof err);
+      if (ser_corpus_load_manifest(mp, &c, &err) == 0) {
+        ok++;
+        for (size_t i = 0; i < c.n; i++)
+          CHECK(c.items[i].path && c.items[i].speaker && c.items[i].label && c.items[i].corpus, "null field");
+        ser_corpus_free(&c);
+      } else {
+        failed++;
+        CHECK(err.msg[0] && strstr(err.msg, "mangled.csv"), "error without file name: '%s'", err.msg);
+        CHECK(c.n == 0 && !c.items, "items left after an error");
+      }
+    }
+    CHECK(ok > 0 && failed > 0, "mangled: %d loaded, %d failed", ok, failed);
+    free(mut);
+  }
+
   /* errors name the file and line */
   struct { const char *name, *text, *want; } bad[] = {
     {"nolabel.csv", "path,speaker\nsub/my clip.wav,bob\n", "nolabel.csv:1: header has no 'label' column"},
