@@ -240,9 +240,8 @@ void ser_report_svg_file(FILE *f, const ser_confusion *c, const char *const *lab
       int R = (int)(247 + (8 - 247) * r + 0.5), G = (int)(251 + (48 - 251) * r + 0.5),
           B = (int)(255 + (107 - 255) * r + 0.5);
       int x = left + (int)j * cell;
-      fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%02x%02x%02x\" stroke=\"%s\" "
-                 "stroke-width=\"%d\"/>\n", x, y, cell, cell, R, G, B, i == j ? "#222222" : "#cccccc",
-              i == j ? 2 : 1);
+      fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#%02x%02x%02x\" stroke=\"#cccccc\" "
+                 "stroke-width=\"1\"/>\n", x, y, cell, cell, R, G, B);
       const char *tc = r > 0.5 ? "#ffffff" : "#111111";
       fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"15\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"%s\">%llu</text>\n",
               x + cell / 2, y + cell / 2 + 1, tc, (unsigned long long)v);
@@ -250,6 +249,10 @@ void ser_report_svg_file(FILE *f, const ser_confusion *c, const char *const *lab
               x + cell / 2, y + cell / 2 + 17, tc, 100.0 * r);
     }
   }
+  /* the diagonal (correct predictions) outlined, on top of the cells */
+  for (uint32_t i = 0; i < n; i++)
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#222222\" "
+               "stroke-width=\"2\"/>\n", left + (int)i * cell, top + (int)i * cell, cell, cell);
   fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">WA %.1f %%   UA %.1f %%   "
              "macro-F1 %.3f   n = %llu</text>\n",
           width / 2, top + grid + 34, 100.0 * s.wa, 100.0 * s.ua, s.macro_f1, (unsigned long long)s.total);

@@ -237,12 +237,12 @@ int main(void) {
   CHECK(strncmp(svg, "<?xml", 5) == 0, "xml declaration");
   CHECK(strstr(svg, "<svg xmlns=\"http://www.w3.org/2000/svg\""), "svg root");
   CHECK(strstr(svg, "</svg>\n") && strstr(svg, "</svg>\n") + 7 == svg + len, "ends with </svg>");
-  /* 16 cells + background, 16 counts x 2 lines + 4 + 4 labels + title, axes, footer */
+  /* 16 cells + 4 diagonal outlines + background, 16 counts x 2 lines + 4 + 4 labels + title, axes, footer */
   size_t rects = 0, texts = 0, ctexts = 0;
   for (const char *p = svg; (p = strstr(p, "<rect")); p++) rects++;
   for (const char *p = svg; (p = strstr(p, "<text")); p++) texts++;
   for (const char *p = svg; (p = strstr(p, "</text>")); p++) ctexts++;
-  CHECK(rects == 17, "rects %zu", rects);
+  CHECK(rects == 21, "rects %zu", rects);
   CHECK(texts == 16 * 2 + 8 + 4 && texts == ctexts, "texts %zu / %zu", texts, ctexts);
   CHECK(strstr(svg, "Fold &lt;1&gt; &amp; &quot;all&quot;"), "escaped title");
   CHECK(strstr(svg, "x&lt;&amp;&gt;y") && !strstr(svg, "x<&>y"), "escaped label");
