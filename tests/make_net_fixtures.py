@@ -57,7 +57,8 @@ def write_f32(path, t):
         f.write(struct.pack("<%df" % len(v), *v))
 
 
-def case(name, net, arch, feat, lengths, in_len, seed, labels=None, in_ch=None, clip_samples=0, cases=None):
+def case(name, net, arch, feat, lengths, in_len, seed, labels=None, in_ch=None, clip_samples=0, cases=None,
+         norm=None):
     g = torch.Generator().manual_seed(seed + 1000)
     te.randomize(net, seed=seed)
     c = in_ch if in_ch is not None else (te.feature_dim(feat) if arch == "temporal" else 1)
@@ -71,7 +72,7 @@ def case(name, net, arch, feat, lengths, in_len, seed, labels=None, in_ch=None, 
     net = net.double().eval()
     tame_logits(net, inputs[max(lengths)])
     te.export(net.float(), os.path.join(OUT, name + ".sermodel"), arch=arch, feat=feat, labels=labels,
-              in_ch=c, in_len=in_len, clip_samples=clip_samples,
+              in_ch=c, in_len=in_len, clip_samples=clip_samples, norm=norm,
               meta={"name": name, "created_by": "tests/make_net_fixtures.py"})
     net = net.double()
     for T, x in inputs.items():
@@ -82,6 +83,26 @@ def case(name, net, arch, feat, lengths, in_len, seed, labels=None, in_ch=None, 
         write_f32(os.path.join(OUT, "%s.%d.in.f32" % (name, T)), x[0].t() if arch == "temporal" else x[0, 0])
         write_f32(os.path.join(OUT, "%s.%d.out.f32" % (name, T)), y[0])
         cases.append("%s %d%s" % (name, T, " min" if T in mins else ""))
+
+
+def fuzz_seeds():
+    """Tiny models for tests/fuzz/corpus: every section and layer kind in a few hundred bytes."""
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "corpus")
+    os.makedirs(d, exist_ok=True)
+    f4 = te.default_features(n_mfcc=4, n_mels=8)
+    net = te.randomize(te.SerNet(te.GlobalPool(0), nn.Linear(4, 3), te.Softmax()), seed=7)
+    te.export(net, os.path.join(d, "tiny_dense.sermodel"), arch="temporal", feat=f4, labels=["a", "b", "c"],
+              in_len=1, norm=([0.0] * 4, [1.0] * 4), meta={"k": "v", "empty": ""})
+    net = te.randomize(te.SerNet(
+        nn.Conv1d(4, 4, 3, stride=2, padding=1, dilation=2), nn.BatchNorm1d(4), nn.ReLU(), nn.MaxPool1d(2, 2),
+        nn.AvgPool1d(3, 1, 1), te.ChannelAttention(4, 2), te.SpatialAttention(3), nn.Dropout(0.1),
+        te.GlobalPool(2), nn.Linear(8, 2), nn.BatchNorm1d(2), te.Softmax()), seed=8)
+    te.export(net, os.path.join(d, "tiny_all_layers.sermodel"), arch="temporal", feat=f4, labels=["x", "y"],
+              in_len=12)
+    fp = te.paper_features(n_mfcc=2, n_mels=8)
+    net = te.randomize(te.paper_net(in_len=6, n_labels=2, filters=4, kernel=3, dense=3), seed=9)
+    te.export(net, os.path.join(d, "tiny_paper.sermodel"), arch="paper", feat=fp, labels=["p", "q"], in_len=6,
+              clip_samples=55125)
 
 
 def main():
@@ -97,7 +118,8 @@ def main():
     fd = te.default_features(n_mfcc=8, deltas=2)
     case("temporal_maxpool", te.temporal_net(in_ch=24, channels=(20, 20), kernel=3, n_labels=4, cbam_from=0,
                                              reduction=8, pool_every=False, global_mode=1, sa_kernel=5),
-         "temporal", fd, ["min", 50], 100, 2, cases=cases)
+         "temporal", fd, ["min", 50], 100, 2, cases=cases,
+         norm=([0.25 * i - 3 for i in range(24)], [0.5 + 0.1 * i for i in range(24)]))
     f8 = te.default_features(n_mfcc=8)
     # conv stride / padding / dilation; avg pool with padding; 1x1 conv (direct sgemm path)
     case("conv", te.SerNet(
@@ -120,6 +142,7 @@ def main():
     fp = te.paper_features()
     case("paper", te.paper_net(in_len=16), "paper", fp, [16], 16, 6, labels=te.DEFAULT_LABELS,
          clip_samples=0, cases=cases)
+    fuzz_seeds()
     with open(os.path.join(OUT, "cases.txt"), "w") as f:
         f.write("\n".join(cases) + "\n")
     print("\n".join(cases))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Network benchmark: builds bench/net_bench.c with the model and net sources
+# (as the library is built: -O3, no -march) and runs it single-threaded.
+# Usage: bench/net.sh [SECONDS_PER_MEASUREMENT]   (default 1)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${TMPDIR:-/tmp}/ser-net-bench.$$
+src=$root/ser-core/src
+blas_inc=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+gcc -std=c11 -O3 -D_GNU_SOURCE -DSER_VERSION='"bench"' -I"$root/ser-core/include" $blas_inc \
+  "$root/bench/net_bench.c" "$src/util.c" "$src/model.c" "$src/model_io.c" "$src/net.c" \
+  -o "$out" -lopenblas -lm -lpthread
+trap 'rm -f "$out"' EXIT
+OPENBLAS_NUM_THREADS=1 "$out" "${1:-1}"
