@@ -1,11 +1,374 @@
-/* ser eval: not yet written. */
+/* ser eval: speaker-independent evaluation (LOSO, k folds of speakers, given
+ * test speakers), the paper's protocol for comparison, or an existing model
+ * on a corpus. See docs/training.md and docs/results.md. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "train_common.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: ser eval [OPTIONS] CORPUS...\n"
+          "       ser eval --model M [OPTIONS] CORPUS...\n\n"
+          "Evaluate emotion recognition on corpora (folders of known corpora or CSV manifests).\n"
+          "Without --model, a fresh model is trained for every fold with the training options\n"
+          "below (the same as `ser train`; validation speakers for early stopping are taken from\n"
+          "the fold's TRAINING speakers) and tested on the fold's held-out clips. Each test clip\n"
+          "is classified as a whole: the posteriors of windows (the model's window, hop of a\n"
+          "quarter window, short clips repeated to one window) are averaged.\n\n"
+          "  --protocol P            loso (default): leave one speaker out;\n"
+          "                          kfold: --folds K folds of whole speakers (sorted, dealt\n"
+          "                          round-robin);\n"
+          "                          speakers: test on --test-speakers LIST, train on the rest;\n"
+          "                          paper: the published protocol, for comparison only: four\n"
+          "                          copies of every clip (original, noise, pitch +0.7 semitone,\n"
+          "                          pitch + noise), then a random 80/20 split of the COPIES\n"
+          "                          (leaks speakers, sentences and takes into the test set);\n"
+          "                          implies --augment none --val-speakers 0 unless given\n"
+          "  --folds K               folds for kfold (default 5)\n"
+          "  --test-speakers LIST    test speakers for --protocol speakers (e.g. emodb:03,emodb:08)\n"
+          "  --model M               evaluate this model on all clips instead of training\n"
+          "  --json FILE             scores and confusion matrix as JSON\n"
+          "  --svg FILE              confusion matrix as SVG\n");
+  tc_print_opts_help(f);
+  fprintf(f, "  -h, --help              this text\n\n"
+             "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
+             "the confusion matrix (rows = truth).\n"
+             "Exit status: 0 success, 1 usage error, 2 bad input.\n");
+}
+
+/* Classify clips idx[0..n) with the spec and add them to the confusion. */
+static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t *idx, size_t n,
+                      const uint32_t *labmap, ser_confusion *total, ser_confusion *fold) {
+  ser_error err;
+  ser_tnet *ev = ser_tnet_new(spec, 1, spec->in_len, &err);
+  if (!ev) {
+    fprintf(stderr, "ser eval: %s\n", err.msg);
+    return -1;
+  }
+  float probs[64];
+  for (size_t i = 0; i < n; i++) {
+    const ser_clip *c = &clips[idx[i]];
+    if (ser_train_classify_clip(ev, c->audio, c->n, probs, &err) < 0) {
+      fprintf(stderr, "ser eval: clip %zu: %s\n", idx[i], err.msg);
+      ser_tnet_free(ev);
+      return -1;
+    }
+    uint32_t am = 0;
+    for (uint32_t k = 1; k < spec->n_labels; k++)
+      if (probs[k] > probs[am]) am = k;
+    uint32_t pred = labmap ? labmap[am] : am;
+    ser_confusion_add(total, c->label, pred);
+    if (fold) ser_confusion_add(fold, c->label, pred);
+  }
+  ser_tnet_free(ev);
+  return 0;
+}
+
+static void fold_line(const char *name, uint32_t k, uint32_t nf, const ser_confusion *c, size_t n,
+                      const ser_train_result *r) {
+  ser_scores s;
+  ser_confusion_scores(c, &s);
+  fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%", k + 1, nf, name, n, 100 * s.wa,
+          100 * s.ua, 100 * s.macro_f1);
+  if (r) {
+    fprintf(stdout, "  (epochs %u, kept %u", r->epochs_run, r->best_epoch);
+    if (r->best_val_ua >= 0) fprintf(stdout, ", val UA %.1f%%", 100 * r->best_val_ua);
+    fprintf(stdout, ", %.0f s)", r->seconds);
+  }
+  fprintf(stdout, "\n");
+  fflush(stdout);
+}
+
+/* The paper's four copies of a clip. */
+static int paper_copies(const tc_data *d, uint64_t seed, tc_data *out) {
+  memset(out, 0, sizeof *out);
+  out->n = d->n * 4;
+  out->clips = calloc(out->n, sizeof *out->clips);
+  out->audio = calloc(out->n, sizeof *out->audio);
+  if (!out->clips || !out->audio) return -1;
+  ser_rng r;
+  ser_rng_seed(&r, seed ^ 0x9a9e12ULL);
+  ser_error err;
+  for (size_t i = 0; i < d->n; i++) {
+    const ser_clip *c = &d->clips[i];
+    uint32_t sr = 16000; /* set below by caller via rate in clip? use spec rate */
+    (void)sr;
+    for (int k = 0; k < 4; k++) {
+      float *x = malloc((c->n ? c->n : 1) * sizeof(float));
+      if (!x) return -1;
+      memcpy(x, c->audio, c->n * sizeof(float));
+      out->audio[4 * i + k] = x;
+      out->clips[4 * i + k] = *c;
+      out->clips[4 * i + k].audio = x;
+    }
+  }
+  (void)err;
+  (void)r;
+  return 0;
+}
+
+static int paper_augment(tc_data *cp, uint32_t rate, uint64_t seed) {
+  ser_rng r;
+  ser_rng_seed(&r, seed ^ 0x9a9e12ULL);
+  ser_error err;
+  for (size_t i = 0; i < cp->n; i += 4) {
+    size_t n = cp->clips[i].n;
+    /* 1: noise; 2: pitch; 3: pitch + noise (SNR uniform in 15..30 dB) */
+    ser_aug_add_noise(&r, cp->audio[i + 1], n, 15 + 15 * ser_rng_uniform(&r));
+    if (ser_aug_pitch(cp->clips[i].audio, n, rate, 0.7f, cp->audio[i + 2], &err) < 0) {
+      fprintf(stderr, "ser eval: pitch shift: %s\n", err.msg);
+      return -1;
+    }
+    memcpy(cp->audio[i + 3], cp->audio[i + 2], n * sizeof(float));
+    ser_aug_add_noise(&r, cp->audio[i + 3], n, 15 + 15 * ser_rng_uniform(&r));
+  }
+  return 0;
+}
 
 int cmd_eval(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "ser eval: not implemented yet\n");
-  return EXIT_USAGE;
+  tc_opts o;
+  tc_opts_init(&o);
+  const char *protocol = "loso", *model = NULL, *json = NULL, *svg = NULL, *test_spk = NULL;
+  uint32_t folds = 5;
+  int aug_given = 0, val_given = 0;
+  o.corpora = calloc((size_t)argc, sizeof(char *));
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      tc_opts_free(&o);
+      return EXIT_OK;
+    }
+    if (!strcmp(a, "--augment") || !strncmp(a, "--no-", 5)) aug_given = 1;
+    if (!strcmp(a, "--val-speakers")) val_given = 1;
+    int r = tc_parse_opt(&o, argc, argv, &i, "eval");
+    if (r < 0) {
+      tc_opts_free(&o);
+      return EXIT_USAGE;
+    }
+    if (r) continue;
+    if (!strcmp(a, "--protocol") && i + 1 < argc) protocol = argv[++i];
+    else if (!strcmp(a, "--folds") && i + 1 < argc) {
+      folds = (uint32_t)atoi(argv[++i]);
+      if (folds < 2 || folds > 1000) {
+        fprintf(stderr, "ser eval: --folds: need 2 or more\n");
+        tc_opts_free(&o);
+        return EXIT_USAGE;
+      }
+    } else if (!strcmp(a, "--test-speakers") && i + 1 < argc) test_spk = argv[++i];
+    else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
+    else if (!strcmp(a, "--json") && i + 1 < argc) json = argv[++i];
+    else if (!strcmp(a, "--svg") && i + 1 < argc) svg = argv[++i];
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "ser eval: unknown option or missing value '%s' (see ser eval --help)\n", a);
+      tc_opts_free(&o);
+      return EXIT_USAGE;
+    } else o.corpora[o.n_corpora++] = argv[i];
+  }
+  int proto = !strcmp(protocol, "loso") ? 0 : !strcmp(protocol, "kfold") ? 1 : !strcmp(protocol, "speakers") ? 2
+            : !strcmp(protocol, "paper") ? 3 : -1;
+  if (proto < 0) {
+    fprintf(stderr, "ser eval: --protocol: unknown '%s' (loso, kfold, speakers, paper)\n", protocol);
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  if (proto == 2 && !test_spk && !model) {
+    fprintf(stderr, "ser eval: --protocol speakers needs --test-speakers LIST\n");
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  if (o.n_corpora == 0) {
+    fprintf(stderr, "ser eval: need at least one corpus (see ser eval --help)\n");
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  if (proto == 3) {
+    if (!aug_given) {
+      o.train.aug.p_noise = o.train.aug.p_speed = o.train.aug.p_pitch = o.train.aug.p_shift = o.train.aug.p_gain = 0;
+      o.train.specaugment = 0;
+    }
+    if (!val_given) o.val_n = 0;
+  }
+  int rc = EXIT_BADINPUT;
+  ser_model_spec mspec;
+  memset(&mspec, 0, sizeof mspec);
+  ser_error err;
+  if (model) {
+    if (ser_model_spec_read(model, &mspec, &err) < 0) {
+      fprintf(stderr, "ser eval: %s\n", err.msg);
+      tc_opts_free(&o);
+      return EXIT_BADINPUT;
+    }
+    for (uint32_t k = 0; k < o.n_labels; k++) free(o.labels[k]);
+    for (uint32_t k = 0; k < mspec.n_labels && k < TC_MAX_LABELS; k++) o.labels[k] = strdup(mspec.labels[k]);
+    o.n_labels = mspec.n_labels;
+    o.feat = mspec.feat;
+  } else if (tc_finalize(&o, "eval") < 0) {
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  const char *lab[TC_MAX_LABELS];
+  for (uint32_t k = 0; k < o.n_labels; k++) lab[k] = o.labels[k];
+  tc_data d, cp;
+  memset(&cp, 0, sizeof cp);
+  if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) {
+    ser_model_spec_clear(&mspec);
+    tc_opts_free(&o);
+    return EXIT_BADINPUT;
+  }
+  ser_confusion total;
+  ser_confusion_init(&total, o.n_labels);
+  size_t *idx = malloc(d.n * 4 * sizeof(size_t));
+  ser_clip *tr = malloc(d.n * 4 * sizeof(ser_clip)), *va = malloc(d.n * 4 * sizeof(ser_clip));
+  int *fold = malloc(d.n * 4 * sizeof(int));
+  unsigned char *mark = calloc(d.n_speakers + 1, 1);
+  uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
+  uint32_t nf = 0;
+  const ser_clip *clips = d.clips;
+  size_t nclips = d.n;
+  char title[1024];
+  fprintf(stdout, "ser eval: %zu clips of %u speakers (%s), %u labels, protocol %s\n", d.n, d.n_speakers, d.corpora,
+          o.n_labels, model ? "model" : protocol);
+  if (model) {
+    for (size_t i = 0; i < d.n; i++) idx[i] = i;
+    if (test_clips(&mspec, d.clips, idx, d.n, NULL, &total, NULL) < 0) goto done;
+    snprintf(title, sizeof title, "%s on %s", model, d.corpora);
+    goto report;
+  }
+  /* folds */
+  char **tsl = NULL;
+  switch (proto) {
+  case 0:
+    nf = d.n_speakers;
+    for (size_t i = 0; i < d.n; i++) fold[i] = (int)d.clips[i].speaker;
+    break;
+  case 1:
+    nf = folds > d.n_speakers ? d.n_speakers : folds;
+    for (size_t i = 0; i < d.n; i++) fold[i] = (int)(d.clips[i].speaker % nf);
+    break;
+  case 2:
+    nf = 1;
+    tsl = tc_split(test_spk, NULL);
+    for (size_t i = 0; i < d.n; i++) {
+      fold[i] = -1;
+      for (char **q = tsl; q && *q; q++)
+        if (!strcmp(*q, d.speakers[d.clips[i].speaker])) fold[i] = 0;
+    }
+    tc_split_free(tsl);
+    break;
+  case 3: {
+    if (paper_copies(&d, o.train.seed, &cp) < 0 || paper_augment(&cp, o.feat.sample_rate, o.train.seed) < 0) {
+      fprintf(stderr, "ser eval: cannot make the paper's copies\n");
+      goto done;
+    }
+    clips = cp.clips;
+    nclips = cp.n;
+    nf = 1;
+    /* random 80/20 split of the copies */
+    ser_rng r;
+    ser_rng_seed(&r, o.train.seed ^ 0x5b117ULL);
+    for (size_t i = 0; i < nclips; i++) fold[i] = ser_rng_uniform(&r) < 0.2f ? 0 : -1;
+    break;
+  }
+  }
+  if (nf < 1 || d.n_speakers < 2) {
+    fprintf(stderr, "ser eval: need at least 2 speakers\n");
+    goto done;
+  }
+  for (uint32_t k = 0; k < nf; k++) {
+    size_t ntr = 0, nva = 0, nte = 0;
+    /* training speakers of this fold */
+    uint32_t nts = 0;
+    memset(mark, 0, d.n_speakers);
+    unsigned char *is_train = calloc(d.n_speakers, 1);
+    for (size_t i = 0; i < nclips; i++)
+      if (fold[i] != (int)k) is_train[clips[i].speaker] = 1;
+    for (uint32_t s = 0; s < d.n_speakers; s++)
+      if (is_train[s]) spk[nts++] = s;
+    free(is_train);
+    if (proto != 3) tc_pick_val(&o, spk, nts, &d, o.train.seed + k, mark);
+    for (size_t i = 0; i < nclips; i++) {
+      if (fold[i] == (int)k) idx[nte++] = i;
+      else if (proto != 3 && mark[clips[i].speaker]) va[nva++] = clips[i];
+      else tr[ntr++] = clips[i];
+    }
+    if (nte == 0) continue;
+    ser_model_spec spec;
+    if (tc_build_spec(&o, o.train.seed * 1000 + k, &spec, "eval") < 0) {
+      rc = EXIT_USAGE;
+      goto done;
+    }
+    if (ser_train_norm_stats(&spec, tr, ntr, &err) < 0) {
+      fprintf(stderr, "ser eval: %s\n", err.msg);
+      ser_model_spec_clear(&spec);
+      goto done;
+    }
+    char pre[64];
+    snprintf(pre, sizeof pre, "fold %u/%u: ", k + 1, nf);
+    tc_progress pg = {isatty(2), o.quiet, pre};
+    o.train.progress = tc_progress_fn;
+    o.train.progress_user = &pg;
+    ser_train_result res;
+    if (ser_train(&spec, tr, ntr, va, nva, &o.train, &res, &err) < 0) {
+      fprintf(stderr, "ser eval: %s\n", err.msg);
+      ser_model_spec_clear(&spec);
+      goto done;
+    }
+    if (pg.tty && !o.quiet) fprintf(stderr, "\r%*s\r", 120, "");
+    ser_confusion fc;
+    ser_confusion_init(&fc, o.n_labels);
+    int trc = test_clips(&spec, clips, idx, nte, NULL, &total, &fc);
+    ser_model_spec_clear(&spec);
+    if (trc < 0) {
+      ser_confusion_free(&fc);
+      goto done;
+    }
+    char name[128];
+    if (proto == 0) snprintf(name, sizeof name, "%s", d.speakers[k]);
+    else if (proto == 1) {
+      name[0] = 0;
+      for (uint32_t s = k; s < d.n_speakers; s += nf)
+        if (strlen(name) + strlen(d.speakers[s]) + 2 < sizeof name) {
+          if (name[0]) strcat(name, ",");
+          strcat(name, d.speakers[s]);
+        }
+    } else if (proto == 2) snprintf(name, sizeof name, "%s", test_spk);
+    else snprintf(name, sizeof name, "random 20%% of copies");
+    fold_line(name, k, nf, &fc, nte, &res);
+    ser_confusion_free(&fc);
+  }
+  snprintf(title, sizeof title, "%s, %s", d.corpora, protocol);
+report:
+  ser_report_text(stdout, &total, lab);
+  if (json) {
+    FILE *f = fopen(json, "w");
+    if (!f) {
+      fprintf(stderr, "ser eval: %s: cannot write\n", json);
+      goto done;
+    }
+    ser_report_json(f, &total, lab);
+    fclose(f);
+  }
+  if (svg && ser_report_svg(svg, &total, lab, title, &err) < 0) {
+    fprintf(stderr, "ser eval: %s\n", err.msg);
+    goto done;
+  }
+  rc = EXIT_OK;
+done:
+  ser_confusion_free(&total);
+  free(idx), free(tr), free(va), free(fold), free(mark), free(spk);
+  if (cp.n) {
+    for (size_t i = 0; i < cp.n; i++) free(cp.audio[i]);
+    free(cp.audio);
+    free(cp.clips);
+  }
+  tc_data_free(&d);
+  ser_model_spec_clear(&mspec);
+  tc_opts_free(&o);
+  return rc;
 }

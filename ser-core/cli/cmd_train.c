@@ -1,11 +1,185 @@
-/* ser train: not yet written. */
+/* ser train: train a model on emotional speech corpora. See docs/training.md. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "train_common.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: ser train [OPTIONS] -o OUT.sermodel CORPUS...\n\n"
+          "Train a model on corpora: folders of a known corpus (EMO-DB, RAVDESS, CREMA-D, TESS,\n"
+          "SAVEE, EMOVO file names) and/or CSV manifests with path,speaker,label columns.\n"
+          "Each file is decoded once through GStreamer at the model's rate and cached.\n"
+          "Training clips are augmented on the fly, cropped to random windows of --window-s\n"
+          "(shorter clips are repeated to fill the window), turned into MFCCs normalised with\n"
+          "per-coefficient statistics of the training frames. Validation speakers (taken from\n"
+          "the training speakers) decide early stopping and which epoch's weights are kept.\n\n"
+          "  -o, --output FILE       the trained model (.sermodel)\n"
+          "  --checkpoint-dir DIR    write DIR/last.sermodel, DIR/last.state (optimizer) every\n"
+          "                          epoch and DIR/best.sermodel when validation improves\n"
+          "  --resume                continue from DIR/last.* (same options and seed)\n");
+  tc_print_opts_help(f);
+  fprintf(f, "  -h, --help              this text\n\n"
+             "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus or file).\n");
+}
+
+static char *join_args(int argc, char **argv) {
+  size_t len = 16;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 3;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  strcpy(s, "ser");
+  for (int i = 0; i < argc; i++) {
+    strcat(s, " ");
+    strcat(s, argv[i]);
+  }
+  return s;
+}
 
 int cmd_train(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "ser train: not implemented yet\n");
-  return EXIT_USAGE;
+  tc_opts o;
+  tc_opts_init(&o);
+  const char *out = NULL, *ckpt = NULL;
+  int resume = 0;
+  o.corpora = calloc((size_t)argc, sizeof(char *));
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      tc_opts_free(&o);
+      return EXIT_OK;
+    }
+    int r = tc_parse_opt(&o, argc, argv, &i, "train");
+    if (r < 0) {
+      tc_opts_free(&o);
+      return EXIT_USAGE;
+    }
+    if (r) continue;
+    if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(a, "--checkpoint-dir") && i + 1 < argc) ckpt = argv[++i];
+    else if (!strcmp(a, "--resume")) resume = 1;
+    else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "ser train: unknown option '%s' (see ser train --help)\n", a);
+      tc_opts_free(&o);
+      return EXIT_USAGE;
+    } else o.corpora[o.n_corpora++] = argv[i];
+  }
+  if (!out || o.n_corpora == 0) {
+    fprintf(stderr, "ser train: need -o OUT.sermodel and at least one corpus (see ser train --help)\n");
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  if (resume && !ckpt) {
+    fprintf(stderr, "ser train: --resume needs --checkpoint-dir\n");
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  if (tc_finalize(&o, "train") < 0) {
+    tc_opts_free(&o);
+    return EXIT_USAGE;
+  }
+  o.cmdline = join_args(argc, argv);
+  int rc = EXIT_BADINPUT;
+  tc_data d;
+  ser_model_spec spec;
+  memset(&spec, 0, sizeof spec);
+  ser_clip *tr = NULL, *va = NULL;
+  unsigned char *mark = NULL;
+  if (tc_load(&o, o.feat.sample_rate, &d, "train") < 0) goto out0;
+  if (tc_build_spec(&o, o.train.seed, &spec, "train") < 0) {
+    rc = EXIT_USAGE;
+    goto out1;
+  }
+  /* validation speakers among all speakers */
+  uint32_t *all = malloc(d.n_speakers * sizeof(uint32_t));
+  for (uint32_t k = 0; k < d.n_speakers; k++) all[k] = k;
+  mark = calloc(d.n_speakers, 1);
+  tc_pick_val(&o, all, d.n_speakers, &d, o.train.seed, mark);
+  free(all);
+  tr = malloc(d.n * sizeof *tr);
+  va = malloc(d.n * sizeof *va);
+  size_t ntr = 0, nva = 0;
+  for (size_t i = 0; i < d.n; i++) {
+    if (mark[d.clips[i].speaker]) va[nva++] = d.clips[i];
+    else tr[ntr++] = d.clips[i];
+  }
+  char vlist[1024] = "";
+  for (uint32_t k = 0; k < d.n_speakers; k++)
+    if (mark[k] && strlen(vlist) + strlen(d.speakers[k]) + 2 < sizeof vlist) {
+      if (vlist[0]) strcat(vlist, ",");
+      strcat(vlist, d.speakers[k]);
+    }
+  ser_error err;
+  if (ser_train_norm_stats(&spec, tr, ntr, &err) < 0) {
+    fprintf(stderr, "ser train: %s\n", err.msg);
+    goto out1;
+  }
+  /* metadata */
+  char buf[512], date[64];
+  time_t now = time(NULL);
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  ser_model_spec_set_meta(&spec, "name", o.name ? o.name : "seremotion model");
+  ser_model_spec_set_meta(&spec, "corpora", d.corpora);
+  uint32_t nvs = 0;
+  for (uint32_t k = 0; k < d.n_speakers; k++) nvs += mark[k];
+  snprintf(buf, sizeof buf, "trained on %zu clips of %u speakers; validation (early stopping) on %zu clips of %s",
+           ntr, d.n_speakers - nvs, nva, vlist[0] ? vlist : "none");
+  ser_model_spec_set_meta(&spec, "protocol", buf);
+  ser_model_spec_set_meta(&spec, "date", date);
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long)o.train.seed);
+  ser_model_spec_set_meta(&spec, "seed", buf);
+  ser_model_spec_set_meta(&spec, "command", o.cmdline ? o.cmdline : "");
+  ser_model_spec_set_meta(&spec, "trainer", "ser train " SER_VERSION);
+  for (int k = 0; k < o.n_meta; k++) {
+    char *kv = strdup(o.meta_kv[k]), *eq = strchr(kv, '=');
+    *eq = 0;
+    ser_model_spec_set_meta(&spec, kv, eq + 1);
+    free(kv);
+  }
+  if (!o.quiet)
+    fprintf(stderr, "ser train: %zu clips (%zu dropped: label not in the set), %u speakers; training on %zu, "
+                    "validating on %zu (%s)\n",
+            d.n, d.dropped, d.n_speakers, ntr, nva, vlist[0] ? vlist : "none");
+  tc_progress pg = {isatty(2), o.quiet, NULL};
+  o.train.progress = tc_progress_fn;
+  o.train.progress_user = &pg;
+  o.train.checkpoint_dir = ckpt;
+  o.train.resume = resume;
+  ser_train_result res;
+  if (ser_train(&spec, tr, ntr, va, nva, &o.train, &res, &err) < 0) {
+    fprintf(stderr, "ser train: %s\n", err.msg);
+    goto out1;
+  }
+  snprintf(buf, sizeof buf, "%u", res.epochs_run);
+  ser_model_spec_set_meta(&spec, "epochs_run", buf);
+  snprintf(buf, sizeof buf, "%u", res.best_epoch);
+  ser_model_spec_set_meta(&spec, "best_epoch", buf);
+  if (res.best_val_ua >= 0) {
+    snprintf(buf, sizeof buf, "%.4f", res.best_val_ua);
+    ser_model_spec_set_meta(&spec, "val_ua", buf);
+  }
+  if (ser_model_spec_write(&spec, out, &err) < 0) {
+    fprintf(stderr, "ser train: %s\n", err.msg);
+    goto out1;
+  }
+  if (!o.quiet) {
+    if (pg.tty) fprintf(stderr, "\n");
+    fprintf(stderr, "ser train: wrote %s (%u epochs, kept epoch %u", out, res.epochs_run, res.best_epoch);
+    if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
+    fprintf(stderr, ", %.0f s)\n", res.seconds);
+  }
+  rc = EXIT_OK;
+out1:
+  ser_model_spec_clear(&spec);
+  tc_data_free(&d);
+out0:
+  free(tr);
+  free(va);
+  free(mark);
+  tc_opts_free(&o);
+  return rc;
 }

@@ -129,7 +129,7 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
   uint64_t wsamp = (uint64_t)llround((double)c->window_s * feat->sample_rate);
   uint32_t frames;
   if (feat->center) frames = (uint32_t)(1 + wsamp / feat->hop_length);
-  else frames = wsamp >= feat->win_length ? (uint32_t)(1 + (wsamp - feat->win_length) / feat->hop_length) : 1;
+  else frames = wsamp >= feat->n_fft ? (uint32_t)(1 + (wsamp - feat->n_fft) / feat->hop_length) : 1;
   lbuild b = {0};
   ser_layer *l;
   uint32_t ch;
@@ -275,7 +275,7 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
     return 0;
   }
   /* temporal: tile short clips (in audio) to min_frames */
-  size_t need = (size_t)(min_frames ? min_frames - 1 : 0) * fp->hop_length + fp->win_length;
+  size_t need = (size_t)(min_frames ? min_frames - 1 : 0) * fp->hop_length + fp->n_fft; /* a frame spans n_fft samples */
   const float *src = audio;
   size_t ns = n;
   if (n < need) {
@@ -362,6 +362,7 @@ int ser_train_classify_clip(ser_tnet *t, const float *audio, size_t n, float *pr
     free(x);
     return rc;
   }
+  if (nf < T) T = nf; /* cannot happen after tiling; stay safe */
   uint32_t hop = T / 4 ? T / 4 : 1;
   uint32_t nw = nf <= T ? 1 : (nf - T + hop - 1) / hop + 1;
   uint32_t B = 8;

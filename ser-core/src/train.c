@@ -94,7 +94,7 @@ static int train_input(worker *w, const ser_clip *c, uint64_t sseed, float *dst)
   if (spec->arch == SER_ARCH_PAPER) {
     need = spec->clip_samples;
   } else {
-    need = (size_t)(spec->in_len - 1) * fp->hop_length + fp->win_length;
+    need = (size_t)(spec->in_len - 1) * fp->hop_length + fp->n_fft; /* a frame spans n_fft samples */
   }
   float smax = P->augment && P->aug.p_speed > 0 && P->aug.speed_max > 1 ? P->aug.speed_max : 1.f;
   L = (size_t)ceil(need * smax) + fp->hop_length;

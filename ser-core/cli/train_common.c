@@ -1,0 +1,561 @@
+/* Shared by `ser train` and `ser eval`: options, corpora, decoding through
+ * the cache, progress display. */
+#include "train_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *const spec_labels[] = {"neutral", "happy", "sad", "angry",
+                                          "fearful", "disgusted", "surprised"};
+
+char **tc_split(const char *s, int *n) {
+  int cnt = 1;
+  for (const char *p = s; *p; p++) cnt += *p == ',';
+  char **v = calloc((size_t)cnt + 1, sizeof(char *));
+  if (!v) return NULL;
+  int k = 0;
+  const char *p = s;
+  while (1) {
+    const char *e = strchr(p, ',');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    while (l && isspace((unsigned char)*p)) p++, l--;
+    while (l && isspace((unsigned char)p[l - 1])) l--;
+    if (l) v[k++] = strndup(p, l);
+    if (!e) break;
+    p = e + 1;
+  }
+  v[k] = NULL;
+  if (n) *n = k;
+  return v;
+}
+
+void tc_split_free(char **v) {
+  if (!v) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+void tc_opts_init(tc_opts *o) {
+  memset(o, 0, sizeof *o);
+  ser_arch_config_default(&o->arch, SER_ARCH_TEMPORAL);
+  ser_feature_params_default(&o->feat);
+  for (uint32_t i = 0; i < 7; i++) o->labels[i] = strdup(spec_labels[i]);
+  o->n_labels = 7;
+  ser_train_options_default(&o->train);
+  o->train.aug.p_shift = 0; /* random crops already shift; zero fill would add digital silence */
+  o->val_n = -1;
+}
+
+void tc_opts_free(tc_opts *o) {
+  for (uint32_t i = 0; i < o->n_labels; i++) free(o->labels[i]);
+  free(o->val_list);
+  free(o->speakers);
+  free(o->corpora);
+  free(o->cmdline);
+}
+
+static int parse_u32(const char *s, uint32_t *v) {
+  char *e;
+  errno = 0;
+  unsigned long x = strtoul(s, &e, 10);
+  if (errno || e == s || *e || x > 0xffffffffUL || s[0] == '-') return -1;
+  *v = (uint32_t)x;
+  return 0;
+}
+
+static int parse_f(const char *s, float *v) {
+  char *e;
+  errno = 0;
+  double x = strtod(s, &e);
+  if (errno || e == s || *e || !isfinite(x)) return -1;
+  *v = (float)x;
+  return 0;
+}
+
+void tc_print_opts_help(FILE *f) {
+  fprintf(f,
+          "Model:\n"
+          "  --arch temporal|paper   architecture (default temporal; see docs/research.md)\n"
+          "  --labels LIST           label set, comma separated (default: neutral,happy,sad,angry,\n"
+          "                          fearful,disgusted,surprised; RAVDESS calm counts as neutral\n"
+          "                          unless 'calm' is in the set; clips of other labels are dropped)\n"
+          "  --channels LIST         conv channels per block (temporal, default 32,64,128,128;\n"
+          "                          paper 256,256)\n"
+          "  --kernel N              conv kernel (default 5 temporal, 7 paper)\n"
+          "  --cbam-from N           CBAM after blocks N.. (0-based, temporal, default 2)\n"
+          "  --reduction N           channel attention reduction (default 8; paper 16)\n"
+          "  --dropout P             dropout before the classifier (default 0.3; paper 0.2)\n"
+          "  --window-s S            training window = default analysis window (default 2.0;\n"
+          "                          paper: clip length, 2.5)\n"
+          "Features (stored in the model; defaults: SPEC section 3; paper: its librosa preset):\n"
+          "  --sample-rate HZ --n-mfcc N --n-mels N --deltas 0|1|2 --preemph A\n"
+          "  --fmin HZ --fmax HZ --log db|ln\n"
+          "Training:\n"
+          "  --epochs N              maximum epochs (default 60)\n"
+          "  --batch N               mini-batch size (default 32)\n"
+          "  --lr F                  peak learning rate of AdamW (default 0.002)\n"
+          "  --weight-decay F        decoupled weight decay on weights (default 0.001)\n"
+          "  --warmup E              linear warm-up epochs, then cosine decay (default 3)\n"
+          "  --patience N            early stopping after N epochs without a better validation UA\n"
+          "                          (default 15; 0 = off)\n"
+          "  --val-speakers N|LIST   validation speakers taken from the TRAINING speakers, for\n"
+          "                          early stopping (default: 10%% of them, at least 1; 0 = none)\n"
+          "  --no-balance            no class weights (default: loss weighted n/(k*n_class))\n"
+          "  --augment LIST          audio augmentation of training clips: any of noise,speed,pitch,\n"
+          "                          shift,gain,specaug, or none (default noise,speed,pitch,gain,\n"
+          "                          specaug)\n"
+          "  --no-noise --no-speed --no-pitch --no-gain --no-specaug   switch one off\n"
+          "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
+          "  --seed N                seed of initialisation, order, augmentation (default 1)\n"
+          "  --threads N             worker threads (default: number of cores)\n"
+          "  --cache DIR             decoded-audio cache (default $XDG_CACHE_HOME/seremotion or\n"
+          "                          ~/.cache/seremotion); --no-cache to decode every time\n"
+          "  --name NAME             model name in the metadata\n"
+          "  --meta KEY=VALUE        extra metadata (repeatable)\n"
+          "  -q, --quiet             no progress output\n");
+}
+
+static int set_augment(tc_opts *o, const char *list) {
+  ser_augment_config d;
+  ser_augment_config_default(&d);
+  ser_augment_config *a = &o->train.aug;
+  a->p_noise = a->p_speed = a->p_pitch = a->p_shift = a->p_gain = 0;
+  o->train.specaugment = 0;
+  if (!strcmp(list, "none")) return 0;
+  int n;
+  char **v = tc_split(list, &n);
+  if (!v) return -1;
+  int rc = 0;
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(v[i], "noise")) a->p_noise = d.p_noise;
+    else if (!strcmp(v[i], "speed")) a->p_speed = d.p_speed;
+    else if (!strcmp(v[i], "pitch")) a->p_pitch = d.p_pitch;
+    else if (!strcmp(v[i], "shift")) a->p_shift = d.p_shift;
+    else if (!strcmp(v[i], "gain")) a->p_gain = d.p_gain;
+    else if (!strcmp(v[i], "specaug")) o->train.specaugment = 1;
+    else rc = -1;
+  }
+  tc_split_free(v);
+  return rc;
+}
+
+int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
+  const char *a = argv[*i];
+  const char *val = NULL;
+#define NEED()                                                                 \
+  do {                                                                         \
+    if (*i + 1 >= argc) {                                                      \
+      fprintf(stderr, "ser %s: %s needs a value\n", cmd, a);                   \
+      return -1;                                                               \
+    }                                                                          \
+    val = argv[++*i];                                                          \
+  } while (0)
+#define BAD()                                                                  \
+  do {                                                                         \
+    fprintf(stderr, "ser %s: %s: bad value '%s'\n", cmd, a, val);              \
+    return -1;                                                                 \
+  } while (0)
+  uint32_t u;
+  if (!strcmp(a, "--arch")) {
+    NEED();
+    ser_arch_config keep = o->arch;
+    if (!strcmp(val, "temporal")) ser_arch_config_default(&o->arch, SER_ARCH_TEMPORAL);
+    else if (!strcmp(val, "paper")) {
+      ser_arch_config_default(&o->arch, SER_ARCH_PAPER);
+      if (!o->feat_set) ser_feature_params_paper(&o->feat);
+    } else BAD();
+    (void)keep;
+  } else if (!strcmp(a, "--labels")) {
+    NEED();
+    int n;
+    char **v = tc_split(val, &n);
+    if (!v || n < 2 || n > TC_MAX_LABELS) {
+      tc_split_free(v);
+      BAD();
+    }
+    for (uint32_t k = 0; k < o->n_labels; k++) free(o->labels[k]);
+    for (int k = 0; k < n; k++) o->labels[k] = strdup(v[k]);
+    o->n_labels = (uint32_t)n;
+    tc_split_free(v);
+  } else if (!strcmp(a, "--channels")) {
+    NEED();
+    int n;
+    char **v = tc_split(val, &n);
+    if (!v || n < 1 || n > 8) {
+      tc_split_free(v);
+      BAD();
+    }
+    for (int k = 0; k < n; k++)
+      if (parse_u32(v[k], &o->arch.channels[k]) < 0 || o->arch.channels[k] == 0) {
+        tc_split_free(v);
+        BAD();
+      }
+    o->arch.n_channels = (uint32_t)n;
+    tc_split_free(v);
+  } else if (!strcmp(a, "--kernel")) {
+    NEED();
+    if (parse_u32(val, &o->arch.kernel) < 0 || !(o->arch.kernel & 1)) BAD();
+  } else if (!strcmp(a, "--cbam-from")) {
+    NEED();
+    if (parse_u32(val, &o->arch.cbam_from) < 0) BAD();
+  } else if (!strcmp(a, "--reduction")) {
+    NEED();
+    if (parse_u32(val, &o->arch.reduction) < 0 || !o->arch.reduction) BAD();
+  } else if (!strcmp(a, "--dropout")) {
+    NEED();
+    if (parse_f(val, &o->arch.dropout) < 0 || o->arch.dropout < 0 || o->arch.dropout >= 1) BAD();
+  } else if (!strcmp(a, "--window-s")) {
+    NEED();
+    if (parse_f(val, &o->arch.window_s) < 0 || o->arch.window_s <= 0.1f || o->arch.window_s > 60) BAD();
+  } else if (!strcmp(a, "--sample-rate")) {
+    NEED();
+    if (parse_u32(val, &o->feat.sample_rate) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--n-mfcc")) {
+    NEED();
+    if (parse_u32(val, &o->feat.n_mfcc) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--n-mels")) {
+    NEED();
+    if (parse_u32(val, &o->feat.n_mels) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--deltas")) {
+    NEED();
+    if (parse_u32(val, &o->feat.deltas) < 0 || o->feat.deltas > 2) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--preemph")) {
+    NEED();
+    if (parse_f(val, &o->feat.preemph) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--fmin")) {
+    NEED();
+    if (parse_f(val, &o->feat.fmin) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--fmax")) {
+    NEED();
+    if (parse_f(val, &o->feat.fmax) < 0) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--log")) {
+    NEED();
+    if (!strcmp(val, "db")) o->feat.log = SER_LOG_DB;
+    else if (!strcmp(val, "ln")) o->feat.log = SER_LOG_LN;
+    else BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--epochs")) {
+    NEED();
+    if (parse_u32(val, &o->train.epochs) < 0 || !o->train.epochs) BAD();
+  } else if (!strcmp(a, "--batch")) {
+    NEED();
+    if (parse_u32(val, &o->train.batch) < 0 || !o->train.batch) BAD();
+  } else if (!strcmp(a, "--lr")) {
+    NEED();
+    if (parse_f(val, &o->train.lr) < 0 || o->train.lr <= 0) BAD();
+  } else if (!strcmp(a, "--weight-decay")) {
+    NEED();
+    if (parse_f(val, &o->train.weight_decay) < 0 || o->train.weight_decay < 0) BAD();
+  } else if (!strcmp(a, "--warmup")) {
+    NEED();
+    if (parse_f(val, &o->train.warmup_epochs) < 0 || o->train.warmup_epochs < 0) BAD();
+  } else if (!strcmp(a, "--patience")) {
+    NEED();
+    if (parse_u32(val, &o->train.patience) < 0) BAD();
+  } else if (!strcmp(a, "--val-speakers")) {
+    NEED();
+    if (parse_u32(val, &u) == 0) {
+      o->val_n = (int)u;
+      free(o->val_list);
+      o->val_list = NULL;
+    } else {
+      free(o->val_list);
+      o->val_list = strdup(val);
+      o->val_n = -2;
+    }
+  } else if (!strcmp(a, "--no-balance")) {
+    o->train.balanced = 0;
+  } else if (!strcmp(a, "--augment")) {
+    NEED();
+    if (set_augment(o, val) < 0) BAD();
+  } else if (!strcmp(a, "--no-noise")) {
+    o->train.aug.p_noise = 0;
+  } else if (!strcmp(a, "--no-speed")) {
+    o->train.aug.p_speed = 0;
+  } else if (!strcmp(a, "--no-pitch")) {
+    o->train.aug.p_pitch = 0;
+  } else if (!strcmp(a, "--no-shift")) {
+    o->train.aug.p_shift = 0;
+  } else if (!strcmp(a, "--no-gain")) {
+    o->train.aug.p_gain = 0;
+  } else if (!strcmp(a, "--no-specaug")) {
+    o->train.specaugment = 0;
+  } else if (!strcmp(a, "--speakers")) {
+    NEED();
+    free(o->speakers);
+    o->speakers = strdup(val);
+  } else if (!strcmp(a, "--seed")) {
+    NEED();
+    char *e;
+    errno = 0;
+    unsigned long long s = strtoull(val, &e, 10);
+    if (errno || e == val || *e) BAD();
+    o->train.seed = s;
+  } else if (!strcmp(a, "--threads")) {
+    NEED();
+    if (parse_u32(val, &o->train.threads) < 0 || o->train.threads > 64) BAD();
+  } else if (!strcmp(a, "--cache")) {
+    NEED();
+    o->cache_dir = val;
+  } else if (!strcmp(a, "--no-cache")) {
+    o->no_cache = 1;
+  } else if (!strcmp(a, "--name")) {
+    NEED();
+    o->name = val;
+  } else if (!strcmp(a, "--meta")) {
+    NEED();
+    if (!strchr(val, '=') || o->n_meta >= 32) BAD();
+    o->meta_kv[o->n_meta++] = (char *)val;
+  } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+    o->quiet = 1;
+  } else {
+    return 0;
+  }
+  return 1;
+#undef NEED
+#undef BAD
+}
+
+int tc_finalize(tc_opts *o, const char *cmd) {
+  ser_error err;
+  if (ser_feature_params_check(&o->feat, &err) < 0) {
+    fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+    return -1;
+  }
+  if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)
+    fprintf(stderr, "ser %s: note: the paper architecture normally uses the paper feature preset\n", cmd);
+  return 0;
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tc_data_free(tc_data *d) {
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->audio) free(d->audio[i]);
+    if (d->paths) free(d->paths[i]);
+  }
+  for (uint32_t i = 0; i < d->n_speakers; i++) free(d->speakers[i]);
+  free(d->audio);
+  free(d->paths);
+  free(d->speakers);
+  free(d->clips);
+  memset(d, 0, sizeof *d);
+}
+
+int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
+  memset(d, 0, sizeof *d);
+  char cache[4096];
+  const char *cdir = NULL;
+  if (!o->no_cache) cdir = o->cache_dir ? o->cache_dir : tc_default_cache_dir(cache, sizeof cache);
+  char **only = o->speakers ? tc_split(o->speakers, NULL) : NULL;
+  const char *lab[TC_MAX_LABELS];
+  for (uint32_t k = 0; k < o->n_labels; k++) lab[k] = o->labels[k];
+  size_t cap = 0;
+  int rc = 0;
+  size_t total = 0, done = 0;
+  ser_corpus *cs = calloc((size_t)o->n_corpora, sizeof *cs);
+  if (!cs) return -1;
+  for (int ci = 0; ci < o->n_corpora && rc == 0; ci++) {
+    const char *p = o->corpora[ci];
+    ser_error err;
+    struct stat st;
+    if (stat(p, &st) != 0) {
+      fprintf(stderr, "ser %s: %s: %s\n", cmd, p, strerror(errno));
+      rc = -1;
+      break;
+    }
+    int r = S_ISDIR(st.st_mode) ? ser_corpus_scan_dir(p, &cs[ci], &err) : ser_corpus_load_manifest(p, &cs[ci], &err);
+    if (r < 0) {
+      fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+      rc = -1;
+      break;
+    }
+    total += cs[ci].n;
+  }
+  int tty = isatty(2) && !o->quiet;
+  for (int ci = 0; ci < o->n_corpora && rc == 0; ci++) {
+    for (size_t i = 0; i < cs[ci].n && rc == 0; i++) {
+      ser_corpus_item *it = &cs[ci].items[i];
+      done++;
+      int li = ser_label_map(it->label, lab, o->n_labels);
+      if (li < 0) {
+        d->dropped++;
+        continue;
+      }
+      if (only) {
+        int keep = 0;
+        for (char **q = only; *q; q++) keep |= !strcmp(*q, it->speaker);
+        if (!keep) continue;
+      }
+      if (d->n == cap) {
+        size_t nc = cap ? 2 * cap : 256;
+        ser_clip *c2 = realloc(d->clips, nc * sizeof *c2);
+        if (c2) d->clips = c2;
+        float **a2 = realloc(d->audio, nc * sizeof *a2);
+        if (a2) d->audio = a2;
+        char **p2 = realloc(d->paths, nc * sizeof *p2);
+        if (p2) d->paths = p2;
+        char **s2 = realloc(d->speakers, nc * sizeof *s2); /* temp: speaker per clip */
+        if (s2) d->speakers = s2;
+        if (!c2 || !a2 || !p2 || !s2) {
+          fprintf(stderr, "ser %s: out of memory\n", cmd);
+          rc = -1;
+          break;
+        }
+        cap = nc;
+      }
+      float *x = NULL;
+      size_t n = 0;
+      char emsg[1024];
+      if (tc_cache_decode(cdir, it->path, rate, &x, &n, emsg, sizeof emsg) < 0) {
+        fprintf(stderr, "ser %s: %s\n", cmd, emsg);
+        rc = -1;
+        break;
+      }
+      if (n == 0) {
+        fprintf(stderr, "ser %s: %s: no audio, skipped\n", cmd, it->path);
+        free(x);
+        continue;
+      }
+      d->audio[d->n] = x;
+      d->paths[d->n] = strdup(it->path);
+      d->speakers[d->n] = strdup(it->speaker);
+      d->clips[d->n].audio = x;
+      d->clips[d->n].n = n;
+      d->clips[d->n].label = (uint32_t)li;
+      d->n++;
+      if (tty && (done % 20 == 0 || done == total))
+        fprintf(stderr, "\rdecoding %zu/%zu", done, total);
+      if (!strstr(d->corpora, it->corpus) && strlen(d->corpora) + strlen(it->corpus) + 2 < sizeof d->corpora) {
+        if (d->corpora[0]) strcat(d->corpora, ",");
+        strcat(d->corpora, it->corpus);
+      }
+    }
+  }
+  if (tty) fprintf(stderr, "\r%*s\r", 40, "");
+  for (int ci = 0; ci < o->n_corpora; ci++) ser_corpus_free(&cs[ci]);
+  free(cs);
+  tc_split_free(only);
+  /* distinct speakers */
+  char **per = d->speakers;
+  d->speakers = NULL;
+  if (rc == 0 && d->n == 0) {
+    fprintf(stderr, "ser %s: no clips with a label in the label set\n", cmd);
+    rc = -1;
+  }
+  if (rc == 0) {
+    char **uniq = malloc(d->n * sizeof(char *));
+    memcpy(uniq, per, d->n * sizeof(char *));
+    qsort(uniq, d->n, sizeof(char *), cmp_str);
+    uint32_t m = 0;
+    for (size_t i = 0; i < d->n; i++)
+      if (m == 0 || strcmp(uniq[m - 1], uniq[i])) uniq[m++] = uniq[i];
+    d->speakers = malloc(m * sizeof(char *));
+    for (uint32_t k = 0; k < m; k++) d->speakers[k] = strdup(uniq[k]);
+    d->n_speakers = m;
+    for (size_t i = 0; i < d->n; i++) {
+      char **f = bsearch(&per[i], d->speakers, m, sizeof(char *), cmp_str);
+      d->clips[i].speaker = (uint32_t)(f - d->speakers);
+    }
+    free(uniq);
+  }
+  if (per) {
+    for (size_t i = 0; i < d->n; i++) free(per[i]);
+    free(per);
+  }
+  if (rc < 0) tc_data_free(d);
+  return rc;
+}
+
+int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd) {
+  ser_error err;
+  const char *lab[TC_MAX_LABELS];
+  for (uint32_t k = 0; k < o->n_labels; k++) lab[k] = o->labels[k];
+  if (ser_arch_build(&o->arch, &o->feat, lab, o->n_labels, seed, spec, &err) < 0) {
+    fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+    return -1;
+  }
+  return 0;
+}
+
+void tc_pick_val(const tc_opts *o, const uint32_t *spk, uint32_t n_spk, const tc_data *d,
+                 uint64_t seed, unsigned char *mark) {
+  memset(mark, 0, d->n_speakers);
+  if (o->val_n == -2 && o->val_list) {
+    char **v = tc_split(o->val_list, NULL);
+    for (char **q = v; q && *q; q++)
+      for (uint32_t k = 0; k < n_spk; k++)
+        if (!strcmp(d->speakers[spk[k]], *q)) mark[spk[k]] = 1;
+    tc_split_free(v);
+    return;
+  }
+  uint32_t want = o->val_n >= 0 ? (uint32_t)o->val_n : (uint32_t)((n_spk + 5) / 10);
+  if (o->val_n < 0 && want < 1) want = 1;
+  if (want >= n_spk) want = n_spk > 1 ? n_spk - 1 : 0;
+  /* deterministic shuffle of the candidates */
+  uint32_t *c = malloc(n_spk * sizeof(uint32_t));
+  memcpy(c, spk, n_spk * sizeof(uint32_t));
+  ser_rng r;
+  ser_rng_seed(&r, seed ^ 0x7a1d5eedULL);
+  for (uint32_t i = n_spk; i > 1; i--) {
+    uint32_t j = ser_rng_below(&r, i), t = c[i - 1];
+    c[i - 1] = c[j];
+    c[j] = t;
+  }
+  for (uint32_t k = 0; k < want; k++) mark[c[k]] = 1;
+  free(c);
+}
+
+/* ---- progress ---------------------------------------------------------------- */
+
+static void fmt_time(char *b, size_t n, double s) {
+  if (s < 0) s = 0;
+  int h = (int)(s / 3600), m = (int)(fmod(s, 3600) / 60), sec = (int)fmod(s, 60);
+  if (h) snprintf(b, n, "%dh%02dm", h, m);
+  else snprintf(b, n, "%dm%02ds", m, sec);
+}
+
+void tc_progress_fn(void *user, const ser_train_progress *p) {
+  tc_progress *g = user;
+  if (g->quiet) return;
+  char el[32], eta[32];
+  fmt_time(el, sizeof el, p->elapsed_s);
+  fmt_time(eta, sizeof eta, p->eta_s);
+  const char *pre = g->prefix ? g->prefix : "";
+  if (g->tty) {
+    int width = 24, fill = p->steps ? (int)((double)p->step / p->steps * width) : width;
+    char bar[32];
+    for (int k = 0; k < width; k++) bar[k] = k < fill ? '#' : '.';
+    bar[width] = 0;
+    fprintf(stderr, "\r%sepoch %u/%u [%s] loss %.3f acc %.1f%%", pre, p->epoch, p->epochs, bar, p->loss,
+            100 * p->train_acc);
+    if (p->best_val_ua >= 0) fprintf(stderr, " val UA %.1f%% (best %.1f%% @%u)", p->val_ua >= 0 ? 100 * p->val_ua : 100 * p->best_val_ua, 100 * p->best_val_ua, p->best_epoch);
+    fprintf(stderr, " %s, left %s   ", el, eta);
+    if (p->epoch_done && p->epoch == p->epochs) fprintf(stderr, "\n");
+  } else if (p->epoch_done) {
+    fprintf(stderr, "%sepoch %u/%u loss %.4f train acc %.1f%%", pre, p->epoch, p->epochs, p->loss,
+            100 * p->train_acc);
+    if (p->val_ua >= 0)
+      fprintf(stderr, " val UA %.1f%% WA %.1f%% (best UA %.1f%% at epoch %u)", 100 * p->val_ua, 100 * p->val_wa,
+              100 * p->best_val_ua, p->best_epoch);
+    fprintf(stderr, " elapsed %s left %s\n", el, eta);
+  }
+}

@@ -1,0 +1,89 @@
+/* Shared by `ser train` and `ser eval`: options, corpus loading with a
+ * decoded-audio cache, model building, progress display. */
+#ifndef SER_CLI_TRAIN_COMMON_H
+#define SER_CLI_TRAIN_COMMON_H
+
+#include <stdio.h>
+
+#include "ser.h"
+
+#define TC_MAX_LABELS 64
+
+typedef struct tc_opts {
+  /* model */
+  ser_arch_config arch;
+  ser_feature_params feat;
+  int feat_set;                 /* a feature option was given */
+  char *labels[TC_MAX_LABELS];
+  uint32_t n_labels;
+  /* training */
+  ser_train_options train;
+  int val_n;                    /* validation speakers: -1 auto */
+  char *val_list;               /* comma list of speakers, or NULL */
+  char *speakers;               /* only these speakers (comma list), or NULL */
+  const char *cache_dir;        /* NULL: default */
+  int no_cache;
+  const char *name;
+  char *meta_kv[32];
+  int n_meta;
+  int quiet;
+  /* inputs */
+  char **corpora;
+  int n_corpora;
+  char *cmdline;
+} tc_opts;
+
+/* Defaults (temporal, SPEC labels). */
+void tc_opts_init(tc_opts *o);
+void tc_opts_free(tc_opts *o);
+/* Try to consume argv[*i] (and its value) as a shared option. Returns 1 if
+ * consumed, 0 if not a shared option, -1 on a usage error (printed). */
+int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd);
+/* Help text of the shared options. */
+void tc_print_opts_help(FILE *f);
+/* Finish option processing (architecture-dependent defaults). */
+int tc_finalize(tc_opts *o, const char *cmd);
+
+/* A loaded dataset: decoded clips with label and speaker indices. */
+typedef struct tc_data {
+  size_t n;
+  ser_clip *clips;
+  float **audio;   /* owned */
+  char **paths;    /* owned */
+  char **speakers; /* distinct speakers, sorted; clips[i].speaker indexes this */
+  uint32_t n_speakers;
+  char corpora[256]; /* comma list of corpus names */
+  size_t dropped;    /* clips whose label is not in the set */
+} tc_data;
+
+/* Scan/load every corpus (folder or CSV), map labels, keep --speakers,
+ * decode at rate (through the cache). Returns 0 or -1 (message printed). */
+int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd);
+void tc_data_free(tc_data *d);
+
+/* Build a fresh spec from the options. */
+int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd);
+
+/* Pick validation speakers among the given training speaker indices
+ * (deterministic from seed). mark[s] = 1 for validation speakers. */
+void tc_pick_val(const tc_opts *o, const uint32_t *spk, uint32_t n_spk, const tc_data *d,
+                 uint64_t seed, unsigned char *mark);
+
+/* Progress reporting for ser_train (bar on a terminal, lines otherwise). */
+typedef struct tc_progress {
+  int tty;
+  int quiet;
+  const char *prefix;
+} tc_progress;
+void tc_progress_fn(void *user, const ser_train_progress *p);
+
+/* Cached decode (cli/corpus_cache.c). */
+int tc_cache_decode(const char *cache_dir, const char *path, uint32_t rate, float **out, size_t *n,
+                    char *err, size_t errlen);
+const char *tc_default_cache_dir(char *buf, size_t len);
+
+/* Split a comma list into a NULL-terminated malloc'd array of strings. */
+char **tc_split(const char *s, int *n);
+void tc_split_free(char **v);
+
+#endif
