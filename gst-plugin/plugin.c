@@ -7,6 +7,7 @@
 #include "gstseremotion.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
+  gst_seremotion_register_tags_and_meta();
   return gst_element_register(plugin, "seremotion", GST_RANK_NONE, GST_TYPE_SEREMOTION);
 }
 

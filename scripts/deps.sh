@@ -7,7 +7,7 @@ pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
-  pulseaudio pulseaudio-utils valgrind)
+  pulseaudio pulseaudio-utils gstreamer1.0-pulseaudio valgrind)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-torch python3-torchaudio python3-numpy sphinxbase-utils aubio-tools hyperfine time)
 fi
