@@ -21,7 +21,9 @@ static void usage(FILE *f) {
           "  -o, --output FILE       the trained model (.sermodel)\n"
           "  --checkpoint-dir DIR    write DIR/last.sermodel, DIR/last.state (optimizer) every\n"
           "                          epoch and DIR/best.sermodel when validation improves\n"
-          "  --resume                continue from DIR/last.* (same options and seed)\n");
+          "  --resume                continue from DIR/last.* (same options and seed)\n"
+          "  --stop-after N          stop after epoch N (the schedule still spans --epochs;\n"
+          "                          continue later with --resume)\n");
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
              "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus or file).\n");
@@ -62,6 +64,7 @@ int cmd_train(int argc, char **argv) {
     if ((!strcmp(a, "-o") || !strcmp(a, "--output")) && i + 1 < argc) out = argv[++i];
     else if (!strcmp(a, "--checkpoint-dir") && i + 1 < argc) ckpt = argv[++i];
     else if (!strcmp(a, "--resume")) resume = 1;
+    else if (!strcmp(a, "--stop-after") && i + 1 < argc) o.train.stop_after = (uint32_t)atoi(argv[++i]);
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "ser train: unknown option '%s' (see ser train --help)\n", a);
       tc_opts_free(&o);

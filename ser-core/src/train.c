@@ -539,7 +539,8 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   int stop = 0;
   uint32_t epoch, first_epoch = st.epochs_done;
   double last_loss = 0;
-  for (epoch = st.epochs_done; epoch < o->epochs && !stop; epoch++) {
+  uint32_t end_epoch = o->stop_after && o->stop_after < o->epochs ? o->stop_after : o->epochs;
+  for (epoch = st.epochs_done; epoch < end_epoch && !stop; epoch++) {
     ser_rng er;
     ser_rng_seed(&er, ser_mix64(o->seed, 0xe90c + epoch));
     for (size_t i = 0; i < n_train; i++) order[i] = (uint32_t)i;

@@ -102,6 +102,8 @@ typedef struct ser_train_options {
   ser_augment_config aug;   /* audio augmentation of training clips (defaults: ser_augment_config_default) */
   const char *checkpoint_dir; /* NULL: no checkpoints; else last.sermodel, last.state, best.sermodel */
   int resume;               /* resume from checkpoint_dir/last.* */
+  uint32_t stop_after;      /* stop after this many epochs in total (0 = run all `epochs`); the
+                             * schedule still spans `epochs`, so a later resume continues it */
   ser_progress_fn progress; /* may be NULL */
   void *progress_user;
 } ser_train_options;
