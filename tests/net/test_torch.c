@@ -41,6 +41,27 @@ static void run_case(const char *name, uint32_t T, int is_min) {
       CHECK(worst <= 1e-4, "%s T=%u: worst relative error %g", name, T, worst);
       CHECK(fabs(sum - 1.0) < 1e-5, "%s: probabilities sum to %g", name, sum);
       printf("%-18s T=%-4u labels=%u worst rel err %.2e\n", name, T, L, worst);
+      /* layer ranges: any split point gives exactly the full forward's result */
+      uint32_t nl = ser_net_n_layers(n);
+      CHECK(nl >= 2 && ser_net_layer_kind(n, nl - 1) == SER_L_SOFTMAX, "%s: %u layers", name, nl);
+      size_t cap = (size_t)64 * 4096;
+      float *xt = malloc((size_t)T * s->in_ch * sizeof *xt), *mid = malloc(cap * sizeof *mid), out[64];
+      for (uint32_t t = 0; t < T; t++)
+        for (uint32_t c = 0; c < s->in_ch; c++)
+          xt[(size_t)c * T + t] = s->arch == SER_ARCH_TEMPORAL ? x[(size_t)t * s->in_ch + c] : x[t];
+      for (uint32_t k = 0; k <= nl; k++) {
+        uint32_t c1, t1, c2, t2;
+        int r1 = ser_net_forward_layers(n, 0, k, xt, s->in_ch, T, mid, cap, &c1, &t1, &err);
+        CHECK(r1 == 0, "%s: layers [0,%u): %s", name, k, err.msg);
+        if (r1) break;
+        int r2 = ser_net_forward_layers(n, k, nl, mid, c1, t1, out, 64, &c2, &t2, &err);
+        CHECK(r2 == 0 && c2 == L && t2 == 1, "%s: layers [%u,%u): %s", name, k, nl, err.msg);
+        if (!r2) CHECK(!memcmp(out, probs, L * sizeof *out), "%s: split at %u differs", name, k);
+      }
+      CHECK(ser_net_forward_layers(n, 0, nl, xt, s->in_ch + 1, T, mid, cap, &L, &L, &err) < 0,
+            "%s: wrong channel count accepted", name);
+      free(xt);
+      free(mid);
       if (is_min && s->arch == SER_ARCH_TEMPORAL && T > 1) {
         r = ser_net_forward(n, x, T - 1, probs, &err);
         CHECK(r < 0 && strstr(err.msg, "shorter than the model's minimum"), "%s: T-1 accepted: %s", name,
