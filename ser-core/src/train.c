@@ -23,7 +23,7 @@ void ser_train_options_default(ser_train_options *o) {
   o->weight_decay = 1e-3f;
   o->warmup_epochs = 3;
   o->min_lr_frac = 0.02f;
-  o->patience = 15;
+  o->patience = 10;
   o->threads = 0;
   o->seed = 1;
   o->balanced = 1;
@@ -634,7 +634,8 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
         if (o->checkpoint_dir && spec_write_atomic(spec, path_best, err) < 0) goto done;
       } else {
         st.bad_epochs++;
-        if (o->patience && st.bad_epochs >= o->patience) stop = 1;
+        uint32_t min_e = o->min_epochs ? o->min_epochs : o->epochs / 2;
+        if (o->patience && st.bad_epochs >= o->patience && epoch + 1 >= min_e) stop = 1;
       }
     } else {
       st.best_epoch = epoch + 1;
