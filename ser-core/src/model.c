@@ -197,6 +197,16 @@ static int check_str(const char *s, uint32_t maxlen, const char *what, uint32_t 
   return 0;
 }
 
+/* GStreamer structure field name rules (scores=(structure)[scores, label=...]). */
+static int label_ok(const char *l) {
+  if (!((*l >= 'a' && *l <= 'z') || (*l >= 'A' && *l <= 'Z'))) return 0;
+  for (; *l; l++)
+    if (!((*l >= 'a' && *l <= 'z') || (*l >= 'A' && *l <= 'Z') || (*l >= '0' && *l <= '9') || *l == '-' ||
+          *l == '_' || *l == '.' || *l == ':' || *l == '/'))
+      return 0;
+  return 1;
+}
+
 static int check_features(const ser_feature_params *p, ser_error *err) {
   if (p->sample_rate < 1000 || p->sample_rate > 384000)
     return ser_fail(err, "features: sample_rate %u outside 1000..384000", p->sample_rate);
@@ -227,6 +237,9 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
   if (!s->labels) return ser_fail(err, "labels: missing");
   for (uint32_t i = 0; i < s->n_labels; i++) {
     if (check_str(s->labels[i], SER_MAX_LABEL_LEN, "label", i, err)) return -1;
+    if (!label_ok(s->labels[i]))
+      return ser_fail(err, "label %u: '%s' is not a usable name (a letter, then letters, digits, - _ . : /; "
+                           "labels become GStreamer field names)", i, s->labels[i]);
     for (uint32_t j = 0; j < i; j++)
       if (!strcmp(s->labels[i], s->labels[j]))
         return ser_fail(err, "label %u: '%s' appears twice", i, s->labels[i]);

@@ -325,6 +325,8 @@ static void test_spec_check(void) {
   MUTATE_UNDO(c.n_labels = 0, "labels: 0 labels", c.n_labels = s.n_labels);
   MUTATE(c.labels[1][0] = 0, "label 1: empty");
   MUTATE(strcpy(c.labels[1], c.labels[0]), "appears twice");
+  MUTATE(c.labels[1][0] = '1', "label 1: '1lass1' is not a usable name");
+  MUTATE(c.labels[0][2] = ' ', "label 0: 'cl ss0' is not a usable name");
   MUTATE(c.layers[0].stride = 0, "layer 0 (conv1d): stride 0");
   MUTATE(c.layers[0].dilation = 0, "layer 0 (conv1d): dilation 0");
   MUTATE(c.layers[0].n_params--, "layer 0 (conv1d): has");
