@@ -27,9 +27,9 @@ NS = 1e-9
 
 
 def scores_of(st):
-    ok, sc = st.get_structure("scores") if hasattr(st, "get_structure") else (False, None)
+    sc = st.get_value("scores")  # a Gst.Structure named "scores"
     out = {}
-    if ok and sc is not None:
+    if sc is not None:
         for i in range(sc.n_fields()):
             name = sc.nth_field_name(i)
             out[name] = round(sc.get_double(name)[1], 4)
@@ -144,7 +144,8 @@ def main():
                 r["kind"] = "message"
                 emit(r)
             elif st.get_name() == "seremotion-summary":
-                ok, times = st.get_structure("speech-time")
+                times = st.get_value("speech-time")
+                ok = times is not None
                 emit({
                     "kind": "summary",
                     "emotion": st.get_string("emotion"),

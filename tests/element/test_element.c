@@ -500,7 +500,7 @@ GST_START_TEST(test_property_while_playing) {
   fail_unless(speech_b > 0);
   /* nothing is loud enough for a 0 dBFS threshold */
   g_object_set(h->element, "speech-threshold", 0.0, "post-messages", TRUE, NULL);
-  push_audio(h, data + third + 48000 * 2, 32000 * 2, 2, 16000, 320, 7 * GST_SECOND, FALSE);
+  push_audio(h, data + third + 48000 * 2, bytes - third - 48000 * 2, 2, 16000, 320, 7 * GST_SECOND, FALSE);
   collect(bus, &c);
   fail_unless(c.n >= 3);
   for (guint i = 0; i < c.n; i++) {
