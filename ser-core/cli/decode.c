@@ -76,10 +76,19 @@ int ser_decode_file(const char *path, uint32_t rate, float **out, size_t *n,
   int ret = 0;
   size_t cap = 0;
   float *buf = NULL;
+  GstBus *bus = gst_element_get_bus(pipe);
+  GstMessage *msg = NULL;
   if (gst_element_set_state(pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) ret = -1;
   while (ret == 0) {
-    GstSample *sample = gst_app_sink_pull_sample(GST_APP_SINK(sink));
-    if (!sample) break; /* EOS or error: the bus tells which */
+    /* An error before preroll (e.g. an undecodable file) never reaches the
+     * appsink as EOS: poll the bus while waiting, or this would block forever. */
+    GstSample *sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 50 * GST_MSECOND);
+    if (!sample) {
+      if (gst_app_sink_is_eos(GST_APP_SINK(sink))) break;
+      msg = gst_bus_timed_pop_filtered(bus, 0, GST_MESSAGE_ERROR);
+      if (msg) break;
+      continue;
+    }
     GstBuffer *b = gst_sample_get_buffer(sample);
     GstMapInfo map;
     if (b && gst_buffer_map(b, &map, GST_MAP_READ)) {
@@ -105,8 +114,7 @@ int ser_decode_file(const char *path, uint32_t rate, float **out, size_t *n,
     gst_sample_unref(sample);
   }
 
-  GstBus *bus = gst_element_get_bus(pipe);
-  GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  if (!msg) msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
   if (msg) {
     GError *e = NULL;
     gchar *dbg = NULL;
