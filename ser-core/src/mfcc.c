@@ -34,19 +34,23 @@ struct ser_mfcc {
   float *in;       /* fftwf_malloc, n_fft: windowed frame */
   fftwf_complex *spec;
   float *win;    /* win_length */
-  float *power;  /* nbins */
+  float *power;  /* nbins + 4 (zero tail for the padded mel sums) */
   float *mel;    /* n_mels */
   uint32_t *mlo; /* per filter: first nonzero bin */
-  uint32_t *mlen;
-  uint32_t *moff; /* offset of the filter's weights in mw */
+  uint32_t *mlen;  /* nonzero bins, rounded up to a multiple of 4 */
+  uint32_t *moff; /* offset of the filter's weights in mw (zero padded) */
   float *mw;
-  float *dct_t;   /* n_mels x n_mfcc (transposed: rows are mel bands) */
+  uint32_t ncp;   /* n_mfcc rounded up to a multiple of 8 */
+  float *dct_t;   /* n_mels x ncp (transposed: rows are mel bands; zero padded) */
   float *scratch; /* win_length, clip mode's padded windows */
 
   /* streaming state */
-  float *buf; /* n_fft samples after pre-emphasis */
-  float *raw; /* n_fft samples before pre-emphasis (== buf when off) */
-  uint32_t fill, skip;
+  float *buf; /* cap samples after pre-emphasis */
+  float *raw; /* cap samples before pre-emphasis (== buf when off) */
+  uint32_t cap;  /* n_fft + room for many hops: the tail moves rarely */
+  uint32_t fill; /* samples in buf */
+  uint32_t pos;  /* start of the next frame in buf */
+  uint32_t skip; /* samples still to drop (hop > n_fft) */
   float prev; /* last raw sample, for pre-emphasis across blocks */
   uint64_t nonfinite;
   float *base;  /* ring x bstride */
@@ -222,15 +226,16 @@ static int build_mel(ser_mfcc *m) {
       }
     }
     m->mlo[j] = lo == nb ? 0 : lo;
-    m->mlen[j] = lo == nb ? 0 : hi - lo + 1;
+    m->mlen[j] = lo == nb ? 0 : (hi - lo + 1 + 3) / 4 * 4;
     total += m->mlen[j];
   }
-  m->mw = malloc(sizeof(float) * (total ? total : 1));
+  m->mw = calloc(total ? total : 1, sizeof(float));
   if (!m->mw) goto out;
   size_t off = 0;
   for (uint32_t j = 0; j < nm; j++) {
     m->moff[j] = (uint32_t)off;
-    memcpy(m->mw + off, full + (size_t)j * nb + m->mlo[j], sizeof(float) * m->mlen[j]);
+    for (uint32_t k = 0; k < m->mlen[j] && m->mlo[j] + k < nb; k++)
+      m->mw[off + k] = full[(size_t)j * nb + m->mlo[j] + k]; /* past hi: zeros */
     off += m->mlen[j];
   }
   ret = 0;
@@ -253,7 +258,7 @@ static void build_tables(ser_mfcc *m) {
       double v = cos(pi / p->n_mels * (n + 0.5) * k);
       if (k == 0) v *= 1.0 / sqrt(2.0);
       v *= sqrt(2.0 / p->n_mels);
-      m->dct_t[(size_t)n * p->n_mfcc + k] = (float)v;
+      m->dct_t[(size_t)n * m->ncp + k] = (float)v;
     }
 }
 
@@ -276,15 +281,18 @@ static ser_mfcc *engine_new(const ser_feature_params *p, int clip, ser_error *er
   m->in = fftwf_malloc(sizeof(float) * p->n_fft);
   m->spec = fftwf_malloc(sizeof(fftwf_complex) * m->nbins);
   m->win = malloc(sizeof(float) * p->win_length);
-  m->power = malloc(sizeof(float) * m->nbins);
+  m->power = calloc(m->nbins + 4, sizeof(float));
   m->mel = malloc(sizeof(float) * p->n_mels);
   m->mlo = malloc(sizeof(uint32_t) * p->n_mels);
   m->mlen = malloc(sizeof(uint32_t) * p->n_mels);
   m->moff = malloc(sizeof(uint32_t) * p->n_mels);
-  m->dct_t = malloc(sizeof(float) * p->n_mels * p->n_mfcc);
+  m->ncp = (p->n_mfcc + 7) / 8 * 8;
+  m->dct_t = calloc((size_t)p->n_mels * m->ncp, sizeof(float));
   m->scratch = malloc(sizeof(float) * p->win_length);
-  m->buf = malloc(sizeof(float) * p->n_fft);
-  m->raw = p->preemph != 0.0f ? malloc(sizeof(float) * p->n_fft) : m->buf;
+  uint32_t room = 32 * p->hop_length;
+  m->cap = p->n_fft + (room < 1024 ? 1024 : room > 65536 ? 65536 : room);
+  m->buf = malloc(sizeof(float) * m->cap);
+  m->raw = p->preemph != 0.0f ? malloc(sizeof(float) * m->cap) : m->buf;
   m->base = malloc(sizeof(float) * m->ring * m->bstride);
   m->delta = malloc(sizeof(float) * m->ring * p->n_mfcc);
   m->row = malloc(sizeof(float) * m->dim);
@@ -334,6 +342,7 @@ void ser_mfcc_free(ser_mfcc *m) {
 
 void ser_mfcc_reset(ser_mfcc *m) {
   m->fill = 0;
+  m->pos = 0;
   m->skip = 0;
   m->prev = 0.0f;
   m->n_base = m->n_delta = m->n_out = 0;
@@ -343,6 +352,44 @@ uint32_t ser_mfcc_dim(const ser_mfcc *m) { return m->dim; }
 uint64_t ser_mfcc_nonfinite(const ser_mfcc *m) { return m->nonfinite; }
 
 /* ---- per frame ---- */
+
+/* 4 floats (GCC/Clang vector extension; plain SSE on x86-64, scalar code
+ * elsewhere) for the reductions the compiler would not vectorise itself */
+typedef float v4sf __attribute__((vector_size(16)));
+static inline v4sf load4(const float *p) {
+  v4sf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* Natural log of a positive, finite, normal float, branch-free so that the
+ * loops calling it vectorise: x = 2^k * z with z in [sqrt(1/2), sqrt(2)),
+ * log(z) = f - f^2/2 + f^3 P(f) with f = z - 1 (Cephes logf polynomial,
+ * about 1 ulp). The inputs here are >= 1e-10 (dB floor) or >= 1e-6 (ln). */
+static inline float ln_pos(float x) {
+  uint32_t ix;
+  memcpy(&ix, &x, sizeof ix);
+  uint32_t tmp = ix - 0x3f3504f3u; /* sqrt(1/2) */
+  int32_t k = (int32_t)tmp >> 23;
+  uint32_t iz = ix - (tmp & 0xff800000u);
+  float z;
+  memcpy(&z, &iz, sizeof z);
+  float f = z - 1.0f, f2 = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * f2;
+  float kf = (float)k;
+  y += -2.12194440e-4f * kf;
+  y += -0.5f * f2;
+  return f + y + 0.693359375f * kf;
+}
 
 /* frame: n_fft samples (after pre-emphasis) -> log mel energies */
 static void frame_logmel(ser_mfcc *m, const float *frame, float *logmel) {
@@ -354,42 +401,64 @@ static void frame_logmel(ser_mfcc *m, const float *frame, float *logmel) {
   fftwf_execute_dft_r2c(m->plan, m->in, m->spec);
   const float *restrict s = (const float *)m->spec;
   float *restrict pw = m->power;
-  for (uint32_t k = 0; k < nb; k++) pw[k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1];
+  for (size_t k = 0; k < nb; k++) {
+    const float re = s[2 * k], im = s[2 * k + 1];
+    pw[k] = re * re + im * im;
+  }
   for (uint32_t j = 0; j < nm; j++) {
     const float *restrict mw = m->mw + m->moff[j];
     const float *restrict pk = pw + m->mlo[j];
     uint32_t len = m->mlen[j];
-    float acc = 0.0f;
-    for (uint32_t k = 0; k < len; k++) acc += mw[k] * pk[k];
-    logmel[j] = acc;
+    v4sf acc = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint32_t k = 0; k < len; k += 4) acc += load4(mw + k) * load4(pk + k);
+    logmel[j] = (acc[0] + acc[2]) + (acc[1] + acc[3]);
   }
   if (m->p.log == SER_LOG_DB) {
-    for (uint32_t j = 0; j < nm; j++) logmel[j] = 10.0f * log10f(fmaxf(logmel[j], 1e-10f));
+    /* 10*log10(max(P, 1e-10)); P >= 0, so the max can compare the bits as
+     * integers (which vectorises; a float compare does not here) */
+    for (uint32_t j = 0; j < nm; j++) {
+      int32_t b;
+      memcpy(&b, &logmel[j], sizeof b);
+      b = b > 0x2edbe6ff ? b : 0x2edbe6ff; /* 1e-10f */
+      float v;
+      memcpy(&v, &b, sizeof v);
+      logmel[j] = 4.342944819032518f * ln_pos(v);
+    }
   } else {
-    for (uint32_t j = 0; j < nm; j++) logmel[j] = logf(logmel[j] + 1e-6f);
+    for (uint32_t j = 0; j < nm; j++) logmel[j] = ln_pos(logmel[j] + 1e-6f);
   }
 }
 
 static void dct(const ser_mfcc *m, const float *logmel, float *out) {
-  const uint32_t nc = m->p.n_mfcc, nm = m->p.n_mels;
-  float *restrict o = out;
-  for (uint32_t c = 0; c < nc; c++) o[c] = 0.0f;
-  for (uint32_t j = 0; j < nm; j++) {
-    const float *restrict d = m->dct_t + (size_t)j * nc;
-    const float v = logmel[j];
-    for (uint32_t c = 0; c < nc; c++) o[c] += v * d[c];
+  const uint32_t nc = m->p.n_mfcc, nm = m->p.n_mels, ncp = m->ncp;
+  for (uint32_t c0 = 0; c0 < ncp; c0 += 8) {
+    v4sf a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0;
+    const float *d = m->dct_t + c0;
+    for (uint32_t j = 0; j < nm; j++, d += ncp) {
+      const float v = logmel[j];
+      const v4sf vv = {v, v, v, v};
+      a0 += vv * load4(d);
+      a1 += vv * load4(d + 4);
+    }
+    float tmp[8];
+    memcpy(tmp, &a0, sizeof a0);
+    memcpy(tmp + 4, &a1, sizeof a1);
+    for (uint32_t q = 0; q < 8 && c0 + q < nc; q++) out[c0 + q] = tmp[q];
   }
 }
 
-/* mean of x^2 over n samples, 8 partial sums (same order every time) */
+/* mean of x^2 over n samples (8 partial sums, the same order every time) */
 static float mean_square(const float *x, uint32_t n) {
-  float acc[8] = {0};
+  v4sf a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0;
   uint32_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) acc[j] += x[i + j] * x[i + j];
-  for (; i < n; i++) acc[i & 7] += x[i] * x[i];
+  for (; i + 8 <= n; i += 8) {
+    const v4sf u = load4(x + i), w = load4(x + i + 4);
+    a0 += u * u;
+    a1 += w * w;
+  }
   double s = 0.0;
-  for (int j = 0; j < 8; j++) s += acc[j];
+  for (int j = 0; j < 4; j++) s += (double)a0[j] + (double)a1[j];
+  for (; i < n; i++) s += (double)x[i] * x[i];
   return (float)(s / n);
 }
 
@@ -407,7 +476,7 @@ static void frame_extras(const ser_mfcc *m, const float *rawwin, const float *zw
   float ms = mean_square(rawwin, wl);
   row[nc] = m->p.zcr_rms ? zcr(zwin, wl) : 0.0f;
   row[nc + 1] = sqrtf(ms);
-  row[nc + 2] = 10.0f * log10f(ms + 1e-10f);
+  row[nc + 2] = 4.342944819032518f * ln_pos(ms + 1e-10f);
 }
 
 /* regression over rows src[clamp(s +- k, 0, last)] of a ring of `ring` rows */
@@ -477,11 +546,12 @@ static void advance(ser_mfcc *m, int final, ser_frame_fn fn, void *user) {
   if (m->p.deltas == 2 && final) advance_dd(m, 1, fn, user);
 }
 
-static void stream_frame(ser_mfcc *m, ser_frame_fn fn, void *user) {
+static void stream_frame(ser_mfcc *m, const float *frame, const float *raw, ser_frame_fn fn,
+                         void *user) {
   float *row = m->base + (m->n_base % m->ring) * m->bstride;
-  frame_logmel(m, m->buf, m->mel);
+  frame_logmel(m, frame, m->mel);
   dct(m, m->mel, row);
-  const float *rw = m->raw + m->left;
+  const float *rw = raw + m->left;
   frame_extras(m, rw, rw, row);
   m->n_base++;
   if (m->p.deltas == 0) {
@@ -531,23 +601,28 @@ void ser_mfcc_push(ser_mfcc *m, const float *x, size_t n, ser_frame_fn fn, void 
       i += k;
       continue;
     }
-    size_t k = n - i < nfft - m->fill ? n - i : nfft - m->fill;
+    if (m->fill == m->cap) { /* move the unfinished frame (< n_fft samples) to the front */
+      uint32_t keep = m->fill - m->pos;
+      memmove(m->buf, m->buf + m->pos, sizeof(float) * keep);
+      if (m->raw != m->buf) memmove(m->raw, m->raw + m->pos, sizeof(float) * keep);
+      m->fill = keep;
+      m->pos = 0;
+    }
+    size_t k = n - i < m->cap - m->fill ? n - i : m->cap - m->fill;
     float *r = m->raw + m->fill;
     m->nonfinite += sanitize(x + i, r, k);
     if (m->raw != m->buf) preemphasis(r, m->buf + m->fill, k, a, m->prev);
     m->prev = r[k - 1];
     m->fill += (uint32_t)k;
     i += k;
-    if (m->fill == nfft) {
-      stream_frame(m, fn, user);
-      if (hop < nfft) {
-        memmove(m->buf, m->buf + hop, sizeof(float) * (nfft - hop));
-        if (m->raw != m->buf) memmove(m->raw, m->raw + hop, sizeof(float) * (nfft - hop));
-        m->fill = nfft - hop;
-      } else {
-        m->fill = 0;
-        m->skip = hop - nfft;
+    while (m->fill - m->pos >= nfft) {
+      stream_frame(m, m->buf + m->pos, m->raw + m->pos, fn, user);
+      if (hop >= m->fill - m->pos) { /* the next frame starts after what we hold */
+        m->skip = hop - (m->fill - m->pos);
+        m->fill = m->pos = 0;
+        break;
       }
+      m->pos += hop;
     }
   }
 }
