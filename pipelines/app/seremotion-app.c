@@ -69,7 +69,7 @@ static void on_result(App *a, const GstStructure *s) {
   const GstStructure *sc = gst_value_get_structure(gst_structure_get_value(s, "scores"));
   double start = (double)ts / GST_SECOND, end = (double)(ts + dur) / GST_SECOND;
   a->n++;
-  if (!a->quiet) printf("%8.3f %8.3f  %-10s %.3f%s\n", start, end, emotion, conf, speech ? "" : "  (no speech)");
+  if (!a->quiet) printf("%8.3f-%8.3f  %-10s %.3f%s\n", start, end, emotion, conf, speech ? "" : "  (no speech)");
   if (a->jsonl) {
     fputs("{\"file\":", a->jsonl);
     json_string(a->jsonl, a->source_name);
