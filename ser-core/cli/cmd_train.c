@@ -122,7 +122,7 @@ int cmd_train(int argc, char **argv) {
     goto out1;
   }
   /* metadata */
-  char buf[512], date[64];
+  char buf[2048], date[64];
   time_t now = time(NULL);
   strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
   ser_model_spec_set_meta(&spec, "name", o.name ? o.name : "seremotion model");

@@ -391,3 +391,19 @@ int ser_train_classify_clip(ser_tnet *t, const float *audio, size_t n, float *pr
   free(x), free(buf), free(pb), free(acc);
   return rc;
 }
+
+int ser_train_classify_whole(ser_model_spec *spec, const float *audio, size_t n, float *probs,
+                             ser_error *err) {
+  float *x = NULL;
+  uint32_t nf = 0;
+  if (ser_train_clip_input(spec, audio, n, spec->in_len, &x, &nf, err) < 0) return -1;
+  ser_tnet *t = ser_tnet_new(spec, 1, nf, err);
+  if (!t) {
+    free(x);
+    return -1;
+  }
+  int rc = ser_tnet_forward(t, x, 1, nf, 0, NULL, probs, err);
+  ser_tnet_free(t);
+  free(x);
+  return rc;
+}

@@ -28,6 +28,7 @@ void ser_train_options_default(ser_train_options *o) {
   o->seed = 1;
   o->balanced = 1;
   o->specaugment = 1;
+  o->aug_variants = 2;
   ser_augment_config_default(&o->aug);
 }
 
@@ -79,11 +80,17 @@ struct pool {
   double wsum;
   uint32_t epoch, step;
   size_t n_params;
+  /* precomputed speed/pitch variants: var[i * n_var + v] of training clip i */
+  uint32_t n_var;
+  size_t n_var_total;
+  float p_var;
+  float **var;
+  size_t *var_n;
 };
 
 /* Network input of one training sample: random crop, augmentation,
  * features, normalisation, SpecAugment. dst: in_len x in_ch. */
-static int train_input(worker *w, const ser_clip *c, uint64_t sseed, float *dst) {
+static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, float *dst) {
   pool *P = w->P;
   const ser_model_spec *spec = P->spec;
   const ser_feature_params *fp = &spec->feat;
@@ -100,6 +107,13 @@ static int train_input(worker *w, const ser_clip *c, uint64_t sseed, float *dst)
   L = (size_t)ceil(need * smax) + fp->hop_length;
   const float *seg = c->audio;
   size_t ns = c->n;
+  if (P->n_var && ser_rng_uniform(&r) < P->p_var) {
+    uint32_t v = ser_rng_below(&r, P->n_var);
+    if (P->var[ci * P->n_var + v] && P->var_n[ci * P->n_var + v]) {
+      seg = P->var[ci * P->n_var + v];
+      ns = P->var_n[ci * P->n_var + v];
+    }
+  }
   if (ns > L) {
     size_t st = ser_rng_below(&r, (uint32_t)(ns - L + 1));
     seg += st;
@@ -143,6 +157,78 @@ static int train_input(worker *w, const ser_clip *c, uint64_t sseed, float *dst)
   return 0;
 }
 
+typedef struct var_job {
+  pool *P;
+  const ser_clip *train;
+  size_t lo, hi;
+  uint64_t seed;
+  int failed;
+  ser_error err;
+} var_job;
+
+static void *make_variants(void *arg) {
+  var_job *j = arg;
+  pool *P = j->P;
+  const ser_augment_config *a = &P->o->aug;
+  uint32_t sr = P->spec->feat.sample_rate;
+  for (size_t i = j->lo; i < j->hi && !j->failed; i++) {
+    const ser_clip *c = &j->train[i];
+    for (uint32_t v = 0; v < P->n_var; v++) {
+      ser_rng r;
+      ser_rng_seed(&r, ser_mix64(ser_mix64(j->seed, 0x7a417), i * 64 + v));
+      int speed = a->p_speed > 0 && (a->p_pitch <= 0 || v % 2 == 0);
+      float *out = NULL;
+      size_t n = 0;
+      if (speed) {
+        float f = a->speed_min + (a->speed_max - a->speed_min) * ser_rng_uniform(&r);
+        if (f < 0.25f) f = 0.25f;
+        out = malloc(((size_t)(c->n / f) + 4) * sizeof(float));
+        if (out) n = ser_aug_speed(c->audio, c->n, f, out);
+      } else {
+        float st = a->pitch_min_st + (a->pitch_max_st - a->pitch_min_st) * ser_rng_uniform(&r);
+        out = malloc((c->n + 1) * sizeof(float));
+        if (out && ser_aug_pitch(c->audio, c->n, sr, st, out, &j->err) == 0) n = c->n;
+        else if (out) {
+          j->failed = 1;
+        }
+      }
+      if (!out) {
+        ser_fail(&j->err, "training: out of memory for augmented copies");
+        j->failed = 1;
+      }
+      P->var[i * P->n_var + v] = out;
+      P->var_n[i * P->n_var + v] = n;
+    }
+  }
+  return NULL;
+}
+
+static int variants_new(pool *P, const ser_clip *train, size_t n, uint32_t nt, ser_error *err) {
+  P->var = calloc(n * P->n_var + 1, sizeof(float *));
+  P->var_n = calloc(n * P->n_var + 1, sizeof(size_t));
+  if (!P->var || !P->var_n) return ser_fail(err, "training: out of memory");
+  var_job jobs[64];
+  pthread_t th[64];
+  int started[64] = {0};
+  for (uint32_t t = 0; t < nt; t++) {
+    jobs[t].P = P;
+    jobs[t].train = train;
+    jobs[t].lo = n * t / nt;
+    jobs[t].hi = n * (t + 1) / nt;
+    jobs[t].seed = P->o->seed;
+    jobs[t].failed = 0;
+    if (t > 0) started[t] = pthread_create(&th[t], NULL, make_variants, &jobs[t]) == 0;
+  }
+  make_variants(&jobs[0]);
+  for (uint32_t t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else make_variants(&jobs[t]);
+  }
+  for (uint32_t t = 0; t < nt; t++)
+    if (jobs[t].failed) return ser_fail(err, "%s", jobs[t].err.msg);
+  return 0;
+}
+
 static void worker_job(worker *w) {
   pool *P = w->P;
   const ser_model_spec *spec = P->spec;
@@ -158,7 +244,7 @@ static void worker_job(worker *w) {
     w->seeds[j] = ss;
     w->labels[j] = c->label;
     w->weights[j] = P->cw[c->label];
-    if (train_input(w, c, ss, w->x + j * per) < 0) {
+    if (train_input(w, c, P->order[P->base + gi], ss, w->x + j * per) < 0) {
       /* keep going with zeros: the other threads wait for us at batch norm */
       memset(w->x + j * per, 0, per * sizeof(float));
       w->failed = 1;
@@ -213,6 +299,11 @@ static void pool_free(pool *P) {
       free(w->tbuf);
     }
   }
+  if (P->var) {
+    for (size_t i = 0; i < P->n_var_total; i++) free(P->var[i]);
+  }
+  free(P->var);
+  free(P->var_n);
   free(P->sync.slots);
   free(P->w);
   free(P);
@@ -502,6 +593,14 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   P->aug.p_crop = 0; /* the trainer crops */
   P->augment = P->aug.p_noise > 0 || P->aug.p_speed > 0 || P->aug.p_pitch > 0 || P->aug.p_shift > 0 ||
                P->aug.p_gain > 0 || (o->specaugment && P->aug.p_specaug > 0);
+  if (o->aug_variants && (P->aug.p_speed > 0 || P->aug.p_pitch > 0)) {
+    P->n_var = o->aug_variants > 16 ? 16 : o->aug_variants;
+    P->n_var_total = n_train * P->n_var;
+    P->p_var = P->aug.p_speed + P->aug.p_pitch;
+    if (P->p_var > 1) P->p_var = 1;
+    P->aug.p_speed = P->aug.p_pitch = 0; /* drawn from the copies instead */
+    if (variants_new(P, train, n_train, nt, err) < 0) goto done;
+  }
   P->train = train;
   P->order = order;
   P->cw = cw;

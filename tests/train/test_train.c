@@ -176,7 +176,7 @@ static size_t flat_params(const ser_model_spec *s, float **out) {
   float *v = malloc((n + 1) * sizeof(float));
   size_t k = 0;
   for (uint32_t i = 0; i < s->n_layers; i++) {
-    memcpy(v + k, s->layers[i].params, s->layers[i].n_params * sizeof(float));
+    if (s->layers[i].n_params) memcpy(v + k, s->layers[i].params, s->layers[i].n_params * sizeof(float));
     k += s->layers[i].n_params;
   }
   *out = v;

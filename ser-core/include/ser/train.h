@@ -101,6 +101,12 @@ typedef struct ser_train_options {
   int balanced;             /* 1: class-weighted loss (weights n / (k n_c)) */
   int specaugment;          /* 1: SpecAugment on training features */
   ser_augment_config aug;   /* audio augmentation of training clips (defaults: ser_augment_config_default) */
+  uint32_t aug_variants;    /* speed and pitch are costly: 0 = apply them on the fly; N > 0 (default
+                             * 2) = make N speed- or pitch-perturbed copies of every training clip
+                             * once (alternately speed and pitch, random amounts in the configured
+                             * ranges) and draw one with probability min(1, p_speed + p_pitch)
+                             * each time a clip is used; noise, gain, shift and SpecAugment stay
+                             * on the fly */
   const char *checkpoint_dir; /* NULL: no checkpoints; else last.sermodel, last.state, best.sermodel */
   int resume;               /* resume from checkpoint_dir/last.* */
   uint32_t stop_after;      /* stop after this many epochs in total (0 = run all `epochs`); the
@@ -148,6 +154,12 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
  * in_len) (any batch B; windows are run B at a time). */
 int ser_train_classify_clip(ser_tnet *t, const float *audio, size_t n,
                             float *probs, ser_error *err);
+/* Whole-utterance posteriors from one pass of the whole clip through the
+ * network (temporal models accept any length; what `ser classify
+ * --utterance` does). Clips shorter than in_len frames are tiled to in_len;
+ * paper models: as ser_train_classify_clip. */
+int ser_train_classify_whole(ser_model_spec *spec, const float *audio, size_t n,
+                             float *probs, ser_error *err);
 /* The spec a training net was made for. */
 ser_model_spec *ser_tnet_spec(const ser_tnet *t);
 
