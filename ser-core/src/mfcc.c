@@ -10,6 +10,7 @@
  * The tables are built the way torchaudio builds them (melscale_fbanks,
  * create_dct, hann/hamming_window periodic, torch.stft's centred window), so
  * the output matches torchaudio to float rounding. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,7 @@ static float zcr(const float *x, uint32_t n) {
 static void frame_extras(const ser_mfcc *m, const float *rawwin, const float *zwin, float *row) {
   const uint32_t nc = m->p.n_mfcc, wl = m->p.win_length;
   float ms = mean_square(rawwin, wl);
+  if (!(ms <= FLT_MAX)) ms = FLT_MAX; /* finite but huge samples: stay finite */
   row[nc] = m->p.zcr_rms ? zcr(zwin, wl) : 0.0f;
   row[nc + 1] = sqrtf(ms);
   row[nc + 2] = 4.342944819032518f * ln_pos(ms + 1e-10f);

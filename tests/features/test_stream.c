@@ -193,6 +193,15 @@ static void test_silence_noise(void) {
   CHECK(c.n && fabsf(c.data[121] - 1.0f) < 1e-6f, "square wave: rms %g", c.n ? (double)c.data[121] : 0.0);
   CHECK(c.n && fabsf(c.data[120] - 49.0f / 400.0f) < 1e-6f, "square wave: zcr %g, expected 49/400", c.n ? (double)c.data[120] : 0.0);
   ft_frames_free(&c);
+  /* finite but absurdly loud (power overflows float): output stays finite */
+  for (size_t i = 0; i < n; i++) x[i] = (i % 3 ? 3e30f : -2e30f) * (float)(i % 7);
+  p.log = SER_LOG_LN;
+  c = run_blocks(&p, x, n, &whole, 1, NULL);
+  finite = c.n == 97;
+  for (size_t i = 0; i < c.n * c.dim; i++) finite &= isfinite(c.data[i]);
+  for (size_t t = 0; t < c.n; t++) finite &= isfinite(c.energy[t]);
+  CHECK(finite, "huge finite input: non-finite output");
+  ft_frames_free(&c);
   free(x);
 }
 
