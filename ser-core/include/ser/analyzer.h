@@ -17,6 +17,11 @@ typedef struct ser_analyzer_config {
   uint64_t min_tail;        /* samples; shortest stream/tail classified at finish; 0 = default (1 s or model min) */
 } ser_analyzer_config;
 
+/* Default speech threshold, dBFS (see docs/analyzer.md for the detector). */
+#define SER_SPEECH_THRESHOLD_DEFAULT (-50.0)
+
+/* window = the model's, interval = 500 ms, smoothing off, speech threshold
+ * SER_SPEECH_THRESHOLD_DEFAULT, min_tail = default. */
 void ser_analyzer_config_default(ser_analyzer_config *c, const ser_model *m);
 
 typedef struct ser_result {
@@ -53,6 +58,19 @@ void ser_analyzer_finish(ser_analyzer *a, ser_result_fn fn, void *user);
 /* Forget everything (flush, discont, new segment); sample count restarts at 0. */
 void ser_analyzer_reset(ser_analyzer *a);
 const ser_model *ser_analyzer_model(const ser_analyzer *a);
+
+/* Counters since creation (for tests and benchmarks). */
+typedef struct ser_analyzer_stats {
+  uint64_t windows; /* results delivered */
+  uint64_t reused;  /* windows computed with convolutions shared across windows */
+  uint64_t skipped; /* windows dropped after a config change left their frames behind */
+  uint64_t errors;  /* windows whose inference failed (uniform scores reported) */
+} ser_analyzer_stats;
+void ser_analyzer_get_stats(const ser_analyzer *a, ser_analyzer_stats *s);
+/* 1 (default): temporal models reuse the convolutions of overlapping windows
+ * (results equal to whole-window inference within float rounding); 0: every
+ * window runs the whole network. For tests and benchmarks. */
+void ser_analyzer_set_reuse(ser_analyzer *a, int on);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,366 @@
+/* Reuse of convolutions across overlapping windows (temporal models).
+ *
+ * The network's local prefix (conv1d, batch norm, ReLU, pools, dropout:
+ * layers whose output position depends on a bounded neighbourhood of the
+ * input) is split into stages, each led by a layer with a geometry
+ * (kernel k, stride s, padding p, dilation d) followed by element-wise layers.
+ * Each stage's output is computed once over the stream, per "phase": with a
+ * cumulative stride S, a window starting at frame f0 sees the stage's stream
+ * of phase f0 mod S. A window then takes, at every stage, the positions whose
+ * receptive field lies inside the window ("clean") from those streams, and
+ * recomputes only the few positions near its edges (which see the window's
+ * zero padding) from its own previous-stage tensor. So every position equals
+ * whole-window inference up to float rounding. The layers from the first
+ * window-global layer on (attention, global pool, dense) run per window.
+ * Nothing here allocates after ser_reuse_new(). */
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include "analyzer_reuse.h"
+
+#define MAX_STAGES 32
+
+typedef struct {
+  uint32_t first, last; /* compiled layers [first, last) */
+  uint32_t k, s, p, d;
+  uint32_t cin, cout;
+  uint32_t S;    /* cumulative stride after this stage */
+  uint32_t cap; /* ring positions per node */
+  uint32_t tmax; /* longest output over a window of max_frames */
+} stage;
+
+typedef struct {
+  uint64_t lo, done; /* valid stream positions [lo, done) */
+  float *ring;       /* cout x cap, channel-major */
+} node;
+
+struct ser_reuse {
+  ser_net *net;
+  uint32_t n_layers, P, n_labels, dim, max_frames;
+  int softmax_last;
+  uint32_t nst;
+  stage st[MAX_STAGES];
+  node *nodes[MAX_STAGES]; /* S phases per stage */
+  float *w[MAX_STAGES + 1]; /* window tensors: w[0] input (dim, T), w[i+1] stage i out */
+  float *xin, *yout;
+  size_t xin_cap, yout_cap;
+  float *fin;
+  uint32_t fin_cap;
+  /* fring view for the current window */
+  const float *fring;
+  uint32_t fcap;
+  uint64_t nfr;
+};
+
+static int is_local(uint32_t kind) {
+  return kind == SER_L_CONV1D || kind == SER_L_BATCHNORM || kind == SER_L_RELU ||
+         kind == SER_L_MAXPOOL || kind == SER_L_AVGPOOL || kind == SER_L_DROPOUT;
+}
+static int is_geometric(uint32_t kind) {
+  return kind == SER_L_CONV1D || kind == SER_L_MAXPOOL || kind == SER_L_AVGPOOL;
+}
+
+static uint64_t out_len(const stage *g, uint64_t tin) {
+  int64_t num = (int64_t)tin + 2 * (int64_t)g->p - (int64_t)g->d * (g->k - 1) - 1;
+  if (num < 0) return 0;
+  return (uint64_t)(num / g->s) + 1;
+}
+
+void ser_reuse_free(ser_reuse *r) {
+  if (!r) return;
+  for (uint32_t i = 0; i < r->nst; i++) {
+    if (r->nodes[i]) {
+      for (uint32_t ph = 0; ph < r->st[i].S; ph++) free(r->nodes[i][ph].ring);
+      free(r->nodes[i]);
+    }
+  }
+  for (uint32_t i = 0; i <= r->nst; i++) free(r->w[i]);
+  free(r->xin);
+  free(r->yout);
+  free(r->fin);
+  free(r);
+}
+
+void ser_reuse_reset(ser_reuse *r) {
+  if (!r) return;
+  for (uint32_t i = 0; i < r->nst; i++)
+    for (uint32_t ph = 0; ph < r->st[i].S; ph++) r->nodes[i][ph].lo = r->nodes[i][ph].done = 0;
+}
+
+uint32_t ser_reuse_prefix_layers(const ser_reuse *r) { return r ? r->P : 0; }
+
+int ser_reuse_new(ser_net *net, const ser_model *m, uint32_t max_frames,
+                  ser_reuse **out, ser_error *err) {
+  *out = NULL;
+  const ser_model_spec *sp = ser_model_get_spec(m);
+  if (sp->arch != SER_ARCH_TEMPORAL) return 0;
+  uint32_t nl = ser_net_n_layers(net);
+  ser_reuse *r = calloc(1, sizeof *r);
+  if (!r) return ser_fail(err, "analyzer: out of memory");
+  r->net = net;
+  r->n_layers = nl;
+  r->n_labels = ser_model_n_labels(m);
+  r->dim = sp->in_ch;
+  r->max_frames = max_frames;
+  r->softmax_last = nl > 0 && ser_net_layer_kind(net, nl - 1) == SER_L_SOFTMAX;
+
+  /* Map compiled layers onto spec layers (BN folded away, maybe dropout too):
+   * compiled layer i is the next spec layer of the same kind. */
+  uint32_t j = 0, ch = sp->in_ch, P = 0, geo_seen = 0;
+  uint64_t S = 1, T = max_frames;
+  for (uint32_t i = 0; i < nl; i++) {
+    uint32_t kind = ser_net_layer_kind(net, i);
+    while (j < sp->n_layers && sp->layers[j].kind != kind) j++;
+    if (j >= sp->n_layers || !is_local(kind)) break;
+    const ser_layer *L = &sp->layers[j++];
+    int geo = is_geometric(kind);
+    if (geo || r->nst == 0) {
+      uint32_t k = geo ? L->kernel : 1, s = geo ? (L->stride ? L->stride : 1) : 1;
+      uint32_t p = geo ? L->padding : 0, d = kind == SER_L_CONV1D && L->dilation ? L->dilation : 1;
+      if (p % s != 0 || r->nst == MAX_STAGES || S * s > 4096) break;
+      stage *g = &r->st[r->nst++];
+      g->first = i;
+      g->k = k;
+      g->s = s;
+      g->p = p;
+      g->d = d;
+      g->cin = ch;
+      S *= s;
+      g->S = (uint32_t)S;
+      if (kind == SER_L_CONV1D) ch = L->out_ch;
+      g->cout = ch;
+      T = out_len(g, T);
+      if (T == 0) break;
+      g->tmax = (uint32_t)T;
+      if (kind == SER_L_CONV1D) geo_seen = 1;
+    }
+    r->st[r->nst - 1].last = i + 1;
+    P = i + 1;
+  }
+  /* drop stages cut short by a break (last == 0) */
+  while (r->nst && r->st[r->nst - 1].last == 0) r->nst--;
+  if (r->nst) P = r->st[r->nst - 1].last;
+  r->P = P;
+  if (!geo_seen || !r->nst || P >= nl) {
+    free(r);
+    return 0;
+  }
+  /* allocations; margins cover the neighbouring stages' padding and kernels */
+  uint64_t mp = 0;
+  for (uint32_t i = 0; i < r->nst; i++) {
+    uint64_t v = (uint64_t)r->st[i].p + (uint64_t)r->st[i].k * r->st[i].d + r->st[i].s;
+    if (v > mp) mp = v;
+  }
+  size_t xin = (size_t)r->dim * max_frames, yout = 0;
+  uint64_t tin = max_frames;
+  for (uint32_t i = 0; i < r->nst; i++) {
+    stage *g = &r->st[i];
+    g->cap = (uint32_t)(g->tmax + 4 * mp + 16);
+    size_t in_sz = (size_t)g->cin * (tin + 4 * mp + 16);
+    size_t o_sz = (size_t)g->cout * (tin + 8 * mp + 16);
+    if (in_sz > xin) xin = in_sz;
+    if (o_sz > yout) yout = o_sz;
+    tin = g->tmax;
+    r->nodes[i] = calloc(g->S, sizeof(node));
+    if (!r->nodes[i]) goto oom;
+    for (uint32_t ph = 0; ph < g->S; ph++) {
+      r->nodes[i][ph].ring = malloc((size_t)g->cout * g->cap * sizeof(float));
+      if (!r->nodes[i][ph].ring) goto oom;
+    }
+    r->w[i + 1] = malloc((size_t)g->cout * g->tmax * sizeof(float));
+    if (!r->w[i + 1]) goto oom;
+  }
+  if (yout < r->n_labels * 4) yout = r->n_labels * 4;
+  r->w[0] = malloc((size_t)r->dim * max_frames * sizeof(float));
+  r->xin = malloc(xin * sizeof(float));
+  r->yout = malloc(yout * sizeof(float));
+  if (!r->w[0] || !r->xin || !r->yout) goto oom;
+  r->xin_cap = xin;
+  r->yout_cap = yout;
+  *out = r;
+  return 0;
+oom:
+  ser_reuse_free(r);
+  return ser_fail(err, "analyzer: out of memory");
+}
+
+/* Run stage g on x (cin, t); output into r->yout. Returns output length or -1. */
+static int64_t run_stage(ser_reuse *r, const stage *g, const float *x, uint32_t t) {
+  uint32_t oc, ot;
+  if (ser_net_forward_layers(r->net, g->first, g->last, x, g->cin, t, r->yout, r->yout_cap,
+                             &oc, &ot, NULL) < 0 || oc != g->cout)
+    return -1;
+  return ot;
+}
+
+/* Make stream positions [ma, mb) of stage i, phase ph available. */
+static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t mb) {
+  const stage *g = &r->st[i];
+  node *nd = &r->nodes[i][ph];
+  if (mb <= ma) return 0;
+  if (nd->lo <= ma && nd->done >= mb) return 0;
+  if (ma < nd->lo || ma > nd->done) nd->lo = nd->done = ma; /* restart there */
+  uint64_t m0 = nd->done;
+  uint64_t Sp = i ? r->st[i - 1].S : 1;
+  uint32_t pph = (uint32_t)(ph % Sp);
+  uint64_t q = (ph - pph) / Sp;
+  int64_t a = (int64_t)(q + m0 * g->s) - (int64_t)g->p;
+  int64_t b = (int64_t)(q + (mb - 1) * g->s) - (int64_t)g->p + (int64_t)g->d * (g->k - 1) + 1;
+  if (a < 0) return -1; /* would read before the stream: not a clean position */
+  uint32_t t = (uint32_t)(b - a);
+  if ((size_t)g->cin * t > r->xin_cap) return -1;
+  if (i == 0) {
+    if ((uint64_t)b > r->nfr || r->nfr - (uint64_t)a > r->fcap) return -1;
+    for (uint32_t tt = 0; tt < t; tt++) {
+      const float *f = r->fring + (size_t)(((uint64_t)a + tt) % r->fcap) * r->dim;
+      for (uint32_t c = 0; c < g->cin; c++) r->xin[(size_t)c * t + tt] = f[c];
+    }
+  } else {
+    if (ensure(r, i - 1, pph, (uint64_t)a, (uint64_t)b) < 0) return -1;
+    const stage *pg = &r->st[i - 1];
+    const node *pn = &r->nodes[i - 1][pph];
+    for (uint32_t c = 0; c < g->cin; c++) {
+      const float *src = pn->ring + (size_t)c * pg->cap;
+      float *dst = r->xin + (size_t)c * t;
+      uint64_t pos = (uint64_t)a;
+      uint32_t left = t;
+      while (left) {
+        uint32_t off = (uint32_t)(pos % pg->cap), n = pg->cap - off;
+        if (n > left) n = left;
+        memcpy(dst, src + off, n * sizeof(float));
+        dst += n;
+        pos += n;
+        left -= n;
+      }
+    }
+  }
+  int64_t ot = run_stage(r, g, r->xin, t);
+  uint32_t r0 = g->p / g->s, cnt = (uint32_t)(mb - m0);
+  if (ot < (int64_t)(r0 + cnt)) return -1;
+  for (uint32_t c = 0; c < g->cout; c++) {
+    const float *src = r->yout + (size_t)c * ot + r0;
+    float *ring = nd->ring + (size_t)c * g->cap;
+    uint64_t pos = m0;
+    uint32_t left = cnt;
+    while (left) {
+      uint32_t off = (uint32_t)(pos % g->cap), n = g->cap - off;
+      if (n > left) n = left;
+      memcpy(ring + off, src, n * sizeof(float));
+      src += n;
+      pos += n;
+      left -= n;
+    }
+  }
+  nd->done = mb;
+  if (nd->done - nd->lo > g->cap) nd->lo = nd->done - g->cap;
+  return 0;
+}
+
+/* Stage i of the window: win (cin, tin) -> wout (cout, tout); clean positions
+ * [cl, cr) come from the stream (base + j), the rest is computed here. */
+static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win, uint32_t tin,
+                        float *wout, uint32_t tout, uint32_t cl, uint32_t cr) {
+  const stage *g = &r->st[i];
+  if (cr <= cl) { /* nothing shared: the whole stage */
+    int64_t ot = run_stage(r, g, win, tin);
+    if (ot != tout) return -1;
+    memcpy(wout, r->yout, (size_t)g->cout * tout * sizeof(float));
+    return 0;
+  }
+  uint32_t ph = (uint32_t)(fa % g->S);
+  uint64_t base = (fa - ph) / g->S;
+  if (ensure(r, i, ph, base + cl, base + cr) < 0) return -1;
+  const node *nd = &r->nodes[i][ph];
+  for (uint32_t c = 0; c < g->cout; c++) {
+    const float *ring = nd->ring + (size_t)c * g->cap;
+    float *dst = wout + (size_t)c * tout + cl;
+    uint64_t pos = base + cl;
+    uint32_t left = cr - cl;
+    while (left) {
+      uint32_t off = (uint32_t)(pos % g->cap), n = g->cap - off;
+      if (n > left) n = left;
+      memcpy(dst, ring + off, n * sizeof(float));
+      dst += n;
+      pos += n;
+      left -= n;
+    }
+  }
+  /* left edge [0, cl): input slice [0, x) */
+  if (cl > 0) {
+    int64_t x = (int64_t)(cl - 1) * g->s - g->p + (int64_t)g->d * (g->k - 1) + 1;
+    if (x < 1) x = 1;
+    if (x > tin) x = tin;
+    for (uint32_t c = 0; c < g->cin; c++)
+      memcpy(r->xin + (size_t)c * x, win + (size_t)c * tin, (size_t)x * sizeof(float));
+    int64_t ot = run_stage(r, g, r->xin, (uint32_t)x);
+    if (ot < cl) return -1;
+    for (uint32_t c = 0; c < g->cout; c++)
+      memcpy(wout + (size_t)c * tout, r->yout + (size_t)c * ot, cl * sizeof(float));
+  }
+  /* right edge [cr, tout): input slice [y, tin), y = cc * s */
+  if (cr < tout) {
+    int64_t cc = (int64_t)cr - (g->p + g->s - 1) / g->s;
+    if (cc < 0) cc = 0;
+    uint64_t y = (uint64_t)cc * g->s;
+    if (y >= tin) return -1;
+    uint32_t t = (uint32_t)(tin - y);
+    for (uint32_t c = 0; c < g->cin; c++)
+      memcpy(r->xin + (size_t)c * t, win + (size_t)c * tin + y, (size_t)t * sizeof(float));
+    int64_t ot = run_stage(r, g, r->xin, t);
+    if (ot != (int64_t)tout - cc) return -1;
+    uint32_t n = tout - cr;
+    for (uint32_t c = 0; c < g->cout; c++)
+      memcpy(wout + (size_t)c * tout + cr, r->yout + (size_t)c * ot + (cr - cc),
+             n * sizeof(float));
+  }
+  return 0;
+}
+
+int ser_reuse_window(ser_reuse *r, const float *fring, uint32_t fcap, uint64_t nfr,
+                     uint32_t dim, uint64_t fa, uint32_t nf, float *probs) {
+  if (!r || nf > r->max_frames || dim != r->dim || nfr < fa + nf || nfr - fa > fcap) return 0;
+  r->fring = fring;
+  r->fcap = fcap;
+  r->nfr = nfr;
+  /* window input, channel-major */
+  float *w0 = r->w[0];
+  for (uint32_t t = 0; t < nf; t++) {
+    const float *f = fring + (size_t)((fa + t) % fcap) * dim;
+    for (uint32_t c = 0; c < dim; c++) w0[(size_t)c * nf + t] = f[c];
+  }
+  uint64_t tin = nf, cl = 0, cr = nf;
+  for (uint32_t i = 0; i < r->nst; i++) {
+    const stage *g = &r->st[i];
+    uint64_t tout = out_len(g, tin);
+    if (tout == 0) return 0;
+    /* clean: reads j*s - p + q*d all inside [cl, cr) */
+    uint64_t ncl = (cl + g->p + g->s - 1) / g->s;
+    int64_t num = (int64_t)cr - 1 + g->p - (int64_t)g->d * (g->k - 1);
+    uint64_t ncr = num < 0 ? 0 : (uint64_t)(num / g->s) + 1;
+    if (ncr > tout) ncr = tout;
+    if (ncr < ncl) ncr = ncl;
+    if (window_stage(r, i, fa, r->w[i], (uint32_t)tin, r->w[i + 1], (uint32_t)tout,
+                     (uint32_t)ncl, (uint32_t)ncr) < 0)
+      return 0;
+    tin = tout;
+    cl = ncl;
+    cr = ncr;
+  }
+  uint32_t oc, ot;
+  const stage *g = &r->st[r->nst - 1];
+  if (ser_net_forward_layers(r->net, r->P, r->n_layers, r->w[r->nst], g->cout, (uint32_t)tin,
+                             r->yout, r->yout_cap, &oc, &ot, NULL) < 0 ||
+      (size_t)oc * ot != r->n_labels)
+    return 0;
+  memcpy(probs, r->yout, r->n_labels * sizeof(float));
+  if (!r->softmax_last) {
+    float mx = probs[0];
+    for (uint32_t i = 1; i < r->n_labels; i++)
+      if (probs[i] > mx) mx = probs[i];
+    double s = 0;
+    for (uint32_t i = 0; i < r->n_labels; i++) s += (probs[i] = expf(probs[i] - mx));
+    for (uint32_t i = 0; i < r->n_labels; i++) probs[i] = (float)(probs[i] / s);
+  }
+  return 1;
+}
