@@ -57,12 +57,12 @@ au_mem=$(peak $core aubiomfcc -i "$wav" -r 16000 -B 512 -H 160)
 
 row() { # name cpu mem config
   awk -v n="$1" -v c="$2" -v m="$3" -v s="$secs" -v ref="$ser_cpu" -v cfg="$4" 'BEGIN {
-    printf "| %-34s | %8.4f | %10.0f | %7.3f | %8.1f | %s |\n", n, c, s / c, ref / c, m / 1024, cfg }'
+    printf "| %-34s | %8.4f | %10.0f | %7.1f | %8.1f | %s |\n", n, c, s / c, c / ref, m / 1024, cfg }'
 }
 {
   echo "600 s of 16 kHz speech (EMO-DB concatenated), one core (taskset -c 0), best of $runs runs; $(date -u +%Y-%m-%d), $(grep -c ^processor /proc/cpuinfo) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo
-  echo "| program | CPU s | audio s / CPU s | speed vs ser | peak RSS MiB | configuration |"
+  echo "| program | CPU s | audio s / CPU s | ser is N times faster | peak RSS MiB | configuration |"
   echo "|---|---:|---:|---:|---:|---|"
   row "ser features (whole process)" "$ser_cpu" "$ser_mem" "SPEC default: 400/160, FFT 512, 40 htk mels, dB, 40 MFCC; npy out"
   row "torchaudio MFCC (whole process)" "$ta_cpu" "$ta_mem" "same, MelSpectrogram + create_dct; $max_diff"

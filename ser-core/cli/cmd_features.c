@@ -323,6 +323,9 @@ int cmd_features(int argc, char **argv) {
     free(blk);
     ser_wav_close(&wav);
     if (rc < 0) return EXIT_BADINPUT;
+    if (frames == 0)
+      fprintf(stderr, "ser features: %s: %llu samples give no frame (n_fft is %u)\n", path,
+              (unsigned long long)wav.frames, p.n_fft);
     if (nonfinite)
       fprintf(stderr, "ser features: %s: %llu non-finite samples replaced by 0\n", path,
               (unsigned long long)nonfinite);
@@ -380,6 +383,8 @@ int cmd_features(int argc, char **argv) {
   }
   free(x);
   if (rc < 0) return EXIT_BADINPUT;
+  if (w.rows == 0)
+    fprintf(stderr, "ser features: %s: %zu samples give no frame (n_fft is %u)\n", path, n, p.n_fft);
   if (nonfinite)
     fprintf(stderr, "ser features: %s: %llu non-finite samples replaced by 0\n", path,
             (unsigned long long)nonfinite);
