@@ -51,6 +51,7 @@ void tc_opts_init(tc_opts *o) {
   ser_train_options_default(&o->train);
   o->train.aug.p_shift = 0; /* random crops already shift; zero fill would add digital silence */
   o->val_n = -1;
+  o->trim_db = 40;
 }
 
 void tc_opts_free(tc_opts *o) {
@@ -113,6 +114,9 @@ void tc_print_opts_help(FILE *f) {
           "                          specaug)\n"
           "  --no-noise --no-speed --no-pitch --no-gain --no-specaug   switch one off\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
+          "  --trim-db DB            cut leading and trailing silence: keep from the first to the\n"
+          "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
+          "                          (default 40; 0 = keep whole clips), training and test alike\n"
           "  --seed N                seed of initialisation, order, augmentation (default 1)\n"
           "  --threads N             worker threads (default: number of cores)\n"
           "  --cache DIR             decoded-audio cache (default $XDG_CACHE_HOME/seremotion or\n"
@@ -320,6 +324,9 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     NEED();
     if (!strchr(val, '=') || o->n_meta >= 32) BAD();
     o->meta_kv[o->n_meta++] = (char *)val;
+  } else if (!strcmp(a, "--trim-db")) {
+    NEED();
+    if (parse_f(val, &o->trim_db) < 0 || o->trim_db < 0) BAD();
   } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
     o->quiet = 1;
   } else {
@@ -434,6 +441,14 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
         fprintf(stderr, "ser %s: %s: no audio, skipped\n", cmd, it->path);
         free(x);
         continue;
+      }
+      if (o->trim_db > 0) {
+        size_t s0, len;
+        ser_train_trim(x, n, rate, o->trim_db, &s0, &len);
+        if (s0 || len != n) {
+          memmove(x, x + s0, len * sizeof(float));
+          n = len;
+        }
       }
       d->audio[d->n] = x;
       d->paths[d->n] = strdup(it->path);

@@ -27,6 +27,7 @@ typedef struct tc_opts {
   char *meta_kv[32];
   int n_meta;
   int quiet;
+  float trim_db;                /* trim leading/trailing silence (dB below the loudest frame); 0 = off */
   /* inputs */
   char **corpora;
   int n_corpora;

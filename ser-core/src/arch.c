@@ -407,3 +407,35 @@ int ser_train_classify_whole(ser_model_spec *spec, const float *audio, size_t n,
   free(x);
   return rc;
 }
+
+void ser_train_trim(const float *x, size_t n, uint32_t sr, float top_db, size_t *start, size_t *len) {
+  *start = 0;
+  *len = n;
+  size_t fl = sr / 40, hop = sr / 100;
+  if (top_db <= 0 || !fl || !hop || n < fl) return;
+  size_t nf = 1 + (n - fl) / hop;
+  float *db = malloc(nf * sizeof(float));
+  if (!db) return;
+  float mx = -1e30f;
+  for (size_t f = 0; f < nf; f++) {
+    double e = 0;
+    const float *p = x + f * hop;
+    for (size_t k = 0; k < fl; k++) e += (double)p[k] * p[k];
+    db[f] = (float)(10 * log10(e / fl + 1e-12));
+    if (db[f] > mx) mx = db[f];
+  }
+  size_t a = nf, b = 0;
+  for (size_t f = 0; f < nf; f++)
+    if (db[f] >= mx - top_db) {
+      if (a == nf) a = f;
+      b = f;
+    }
+  free(db);
+  if (a == nf) return;
+  size_t margin = sr / 10;
+  size_t s0 = a * hop > margin ? a * hop - margin : 0;
+  size_t s1 = b * hop + fl + margin;
+  if (s1 > n) s1 = n;
+  *start = s0;
+  *len = s1 - s0;
+}

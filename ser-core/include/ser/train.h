@@ -163,6 +163,13 @@ int ser_train_classify_whole(ser_model_spec *spec, const float *audio, size_t n,
 /* The spec a training net was made for. */
 ser_model_spec *ser_tnet_spec(const ser_tnet *t);
 
+/* Leading and trailing silence: the span [*start, *start + *len) of the clip
+ * from the first to the last 25 ms frame (10 ms hop) whose level is within
+ * top_db of the clip's loudest frame, widened by 100 ms each side. The whole
+ * clip if nothing is found or top_db <= 0. */
+void ser_train_trim(const float *x, size_t n, uint32_t sr, float top_db, size_t *start,
+                    size_t *len);
+
 /* Output length of conv/pool windows (PyTorch formula), 0 if none fit. */
 uint32_t ser_train_out_len(uint32_t t, uint32_t kernel, uint32_t stride,
                            uint32_t padding, uint32_t dilation);
