@@ -31,6 +31,9 @@ static void usage(FILE *f) {
           "                        speech windows, A in [0, 1) (default 0 = off)\n"
           "  --min-tail S          shortest end-of-file tail (or short file) that is still\n"
           "                        classified, seconds (default 1, at least the model's minimum)\n"
+          "  --no-reuse            run the whole network on every window instead of sharing\n"
+          "                        the convolutions of overlapping windows (same results up\n"
+          "                        to float rounding; for benchmarks)\n"
           "  -h, --help            this help\n"
           "\n"
           "Per window (jsonl): {\"file\",\"start\",\"end\",\"emotion\",\"confidence\",\"speech\",\n"
@@ -215,11 +218,12 @@ int cmd_classify(int argc, char **argv) {
                                        {"speech-threshold", required_argument, 0, 't'},
                                        {"smoothing", required_argument, 0, 's'},
                                        {"min-tail", required_argument, 0, 'T'},
+                                       {"no-reuse", no_argument, 0, 'R'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *model_path = NULL;
   double window = 0, interval = 0.5, thr = SER_SPEECH_THRESHOLD_DEFAULT, smooth = 0, min_tail = 0;
-  int utt = 0, fmt = FMT_JSONL, ch;
+  int utt = 0, fmt = FMT_JSONL, ch, reuse = 1;
   optind = 1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -240,6 +244,7 @@ int cmd_classify(int argc, char **argv) {
       }
       break;
     case 'u': utt = 1; break;
+    case 'R': reuse = 0; break;
     case 'f':
       if (!strcmp(optarg, "jsonl")) fmt = FMT_JSONL;
       else if (!strcmp(optarg, "csv")) fmt = FMT_CSV;
@@ -317,6 +322,7 @@ int cmd_classify(int argc, char **argv) {
       return EXIT_USAGE;
     }
     ser_analyzer_get_config(a, &cfg);
+    ser_analyzer_set_reuse(a, reuse);
   }
   out_ctx c = {.m = m, .fmt = fmt, .rate = rate, .nl = nl, .interval = cfg.interval,
                .window = cfg.window};

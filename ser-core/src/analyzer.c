@@ -360,19 +360,34 @@ static void feed(ser_analyzer *a, const float *x, size_t n) {
 
 /* ---- windows out ------------------------------------------------------ */
 
-static int cmp_desc(const void *p, const void *q) {
-  float x = *(const float *)p, y = *(const float *)q;
-  return (x < y) - (x > y);
-}
-
-/* Mean of the loudest SER_SPEECH_TOP of the frame levels (sorts lev). */
+/* Mean of the loudest SER_SPEECH_TOP of the frame levels. Reorders lev
+ * (quickselect: no allocation, unlike glibc's qsort). */
 static float speech_level(float *lev, uint32_t n) {
   if (!n) return -100.0f;
-  qsort(lev, n, sizeof *lev, cmp_desc);
-  uint32_t k = (uint32_t)ceil(SER_SPEECH_TOP * n);
+  int64_t k = (int64_t)ceil(SER_SPEECH_TOP * n);
   if (k < 1) k = 1;
+  int64_t lo = 0, hi = (int64_t)n - 1; /* afterwards lev[0, k) hold the k largest */
+  while (lo < hi) {
+    float piv = lev[lo + (hi - lo) / 2];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (lev[i] > piv) i++;
+      while (lev[j] < piv) j--;
+      if (i <= j) {
+        float t = lev[i];
+        lev[i++] = lev[j];
+        lev[j--] = t;
+      }
+    }
+    if (k - 1 <= j)
+      hi = j;
+    else if (k - 1 >= i)
+      lo = i;
+    else
+      break;
+  }
   double s = 0;
-  for (uint32_t i = 0; i < k; i++) s += lev[i];
+  for (int64_t i = 0; i < k; i++) s += lev[i];
   return (float)(s / k);
 }
 

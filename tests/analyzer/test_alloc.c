@@ -1,0 +1,90 @@
+/* No allocation on the audio path: after ser_analyzer_new(), push(),
+ * push_silence(), finish(), reset() and set_config() to a window no longer
+ * than before must not call malloc/calloc/realloc (counted by interposing
+ * them). Real speech, the built-in (temporal) model. Skipped under ASan,
+ * which owns malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIP_ALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SKIP_ALLOC 1
+#endif
+#endif
+
+#include "common.h"
+
+#ifndef SKIP_ALLOC
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+static volatile int counting;
+static volatile long n_alloc;
+void *malloc(size_t n) {
+  if (counting) n_alloc++;
+  return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b) {
+  if (counting) n_alloc++;
+  return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n) {
+  if (counting) n_alloc++;
+  return __libc_realloc(p, n);
+}
+int posix_memalign(void **p, size_t al, size_t n) {
+  if (counting) n_alloc++;
+  *p = __libc_memalign(al, n);
+  return *p ? 0 : 12;
+}
+#endif
+
+static long windows;
+static void count(void *user, const ser_result *r) {
+  (void)user;
+  (void)r;
+  windows++;
+}
+
+int main(void) {
+#ifdef SKIP_ALLOC
+  printf("skipped under AddressSanitizer\n");
+  return 77;
+#else
+  size_t n;
+  float *x = speech(12.0, &n);
+  ser_model *m = default_model();
+  ser_analyzer_config c;
+  ser_analyzer_config_default(&c, m);
+  c.window = 3 * 16000;
+  c.interval = 8000;
+  c.smoothing = 0.5;
+  ser_error e;
+  ser_analyzer *a = ser_analyzer_new(m, &c, &e);
+  CHECK(a);
+  counting = 1; /* from here on: the audio path, from the first sample */
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < n; i += 1000) ser_analyzer_push(a, x + i, n - i < 1000 ? n - i : 1000, count, NULL);
+    ser_analyzer_push_silence(a, 16000 * 2 + 17, count, NULL);
+    ser_analyzer_push(a, x, 16000 * 2, count, NULL);
+    ser_analyzer_finish(a, count, NULL);
+  }
+  c.window = 2 * 16000; /* shorter: fits the buffers, no allocation either */
+  c.interval = 4000;
+  CHECK(ser_analyzer_set_config(a, &c, &e) == 0);
+  ser_analyzer_push(a, x, n, count, NULL);
+  ser_analyzer_reset(a);
+  ser_analyzer_push(a, x, n / 2, count, NULL);
+  counting = 0;
+  ser_analyzer_stats st;
+  ser_analyzer_get_stats(a, &st);
+  printf("%ld windows (%lu with shared convolutions), %ld allocations on the audio path\n", windows,
+         (unsigned long)st.reused, n_alloc);
+  CHECK(windows > 100 && st.reused > 100);
+  CHECK(n_alloc == 0);
+  ser_analyzer_free(a);
+  ser_model_unref(m);
+  free(x);
+  return 0;
+#endif
+}

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""`ser classify` on real speech: jsonl, csv and vtt outputs parse and agree,
+--utterance, silence, exit codes for missing/corrupt files, bad options and a
+bad --model. Standard library only. Env: SER, SER_SOURCE_ROOT, SER_DATASETS."""
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+
+SER = os.environ["SER"]
+ROOT = os.environ["SER_SOURCE_ROOT"]
+DS = os.environ["SER_DATASETS"]
+SPEECH = os.path.join(ROOT, "data", "speech-emodb-03.wav")  # 10.1 s, EMO-DB speaker 03
+FLAC = os.path.join(DS, "ravdess16k", "Actor_01", "03-01-05-01-01-01-01.flac")
+failures = 0
+
+
+def check(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what)
+
+
+def ser(*args):
+    p = subprocess.run([SER, "classify", *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def vtt_seconds(t):
+    h, m, s = t.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="ser-classify-")
+    try:
+        run(tmp)
+    finally:
+        shutil.rmtree(tmp)
+    print("failures:", failures)
+    return 1 if failures else 0
+
+
+def run(tmp):
+    # --help
+    rc, out, _ = ser("--help")
+    check(rc == 0 and "--utterance" in out and "--speech-threshold" in out, "--help")
+
+    # jsonl
+    rc, out, err = ser("--window", "3", "--interval", "0.5", SPEECH)
+    check(rc == 0, f"jsonl exit {rc}: {err}")
+    rows = [json.loads(l) for l in out.splitlines()]
+    n = len(rows)
+    with wave.open(SPEECH) as w:
+        dur = w.getnframes() / w.getframerate()
+    full = int((dur - 3.0) / 0.5 + 1e-9) + 1
+    tail = 1 if dur - full * 0.5 >= 1.0 else 0
+    check(n == full + tail, f"{n} windows for {dur:.3f} s, expected {full} + {tail} tail")
+    labels = None
+    for i, r in enumerate(rows):
+        check(set(r) == {"file", "start", "end", "emotion", "confidence", "speech", "scores"}, f"fields {set(r)}")
+        check(r["file"] == SPEECH, "file name")
+        check(abs(r["start"] - 0.5 * i) < 1e-3, f"start {r['start']} of window {i}")
+        if i < full:
+            check(abs(r["end"] - r["start"] - 3.0) < 1e-3, f"window length {r['end'] - r['start']}")
+        else:
+            check(abs(r["end"] - dur) < 1e-3, f"tail end {r['end']} vs {dur}")
+        labels = labels or list(r["scores"])
+        check(list(r["scores"]) == labels and len(labels) >= 2, "labels")
+        check(abs(sum(r["scores"].values()) - 1) < 1e-3, "scores sum to 1")
+        if r["speech"]:
+            top = max(labels, key=lambda k: r["scores"][k])
+            check(r["emotion"] == top and abs(r["confidence"] - r["scores"][top]) < 1e-6, "top label")
+        else:
+            check(r["emotion"] == "none" and r["confidence"] == 0, "no speech")
+    check(sum(r["speech"] for r in rows) == n, "continuous speech is speech")
+
+    # csv agrees with jsonl
+    rc, out, err = ser("--window", "3", "--format", "csv", SPEECH)
+    check(rc == 0, f"csv exit {rc}: {err}")
+    c = list(csv.reader(io.StringIO(out)))
+    check(c[0] == ["file", "start", "end", "emotion", "confidence", "speech"] + labels, f"csv header {c[0]}")
+    check(len(c) == n + 1, "csv rows")
+    for r, j in zip(c[1:], rows):
+        check(r[0] == SPEECH and abs(float(r[1]) - j["start"]) < 1e-6 and abs(float(r[2]) - j["end"]) < 1e-6
+              and r[3] == j["emotion"] and abs(float(r[4]) - j["confidence"]) < 1e-6
+              and int(r[5]) == int(j["speech"]), f"csv row {r}")
+        for k, lab in enumerate(labels):
+            check(abs(float(r[6 + k]) - j["scores"][lab]) < 1e-6, "csv scores")
+
+    # vtt: cues in order, merged runs of the jsonl emotions
+    rc, out, err = ser("--window", "3", "--format", "vtt", SPEECH)
+    check(rc == 0 and out.startswith("WEBVTT\n"), f"vtt exit {rc}: {err}")
+    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(\S+) \(([0-9.]+)\)", out)
+    runs = []
+    for r in rows:
+        if r["speech"] and (not runs or runs[-1] != r["emotion"]):
+            runs.append(r["emotion"])
+    check([q[2] for q in cues] == runs, f"vtt cues {[q[2] for q in cues]} vs runs {runs}")
+    prev = 0.0
+    for a, b, _, _ in cues:
+        check(vtt_seconds(a) >= prev - 1e-9 and vtt_seconds(b) > vtt_seconds(a), f"cue {a} --> {b}")
+        prev = vtt_seconds(b)
+    check(cues and vtt_seconds(cues[0][0]) == 0 and abs(prev - dur) < 1e-3, "vtt covers the file")
+
+    # --utterance, two files (WAV and FLAC through GStreamer)
+    rc, out, err = ser("--utterance", SPEECH, FLAC)
+    check(rc == 0, f"utterance exit {rc}: {err}")
+    u = [json.loads(l) for l in out.splitlines()]
+    check(len(u) == 2 and set(u[0]) == {"file", "duration", "emotion", "confidence", "scores"}, "utterance fields")
+    check(abs(u[0]["duration"] - dur) < 1e-3 and u[1]["file"] == FLAC and 2 < u[1]["duration"] < 6,
+          f"durations {[x['duration'] for x in u]}")
+    for x in u:
+        check(abs(sum(x["scores"].values()) - 1) < 1e-3 and x["emotion"] in labels
+              and abs(x["confidence"] - max(x["scores"].values())) < 1e-6, "utterance scores")
+    rc, out, _ = ser("--utterance", "--format", "csv", SPEECH)
+    c = list(csv.reader(io.StringIO(out)))
+    check(rc == 0 and c[0][:4] == ["file", "duration", "emotion", "confidence"] and len(c) == 2
+          and c[1][2] == u[0]["emotion"], "utterance csv")
+
+    # silence: no speech, emotion none
+    sil = os.path.join(tmp, "silence.wav")
+    with wave.open(sil, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000 * 5)
+    rc, out, _ = ser(sil)
+    s = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and len(s) >= 4 and all(not r["speech"] and r["emotion"] == "none" and r["confidence"] == 0
+                                          for r in s), "silence")
+    rc, out, _ = ser("--utterance", sil)
+    check(rc == 0 and json.loads(out)["emotion"] == "none", "silent utterance")
+    rc, out, _ = ser("--format", "vtt", sil)
+    check(rc == 0 and "-->" not in out, "no cue for silence")
+
+    # smoothing changes scores but not the timing
+    rc, out, _ = ser("--window", "3", "--smoothing", "0.8", SPEECH)
+    sm = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and len(sm) == n and sm[0]["scores"] == rows[0]["scores"]
+          and any(a["scores"] != b["scores"] for a, b in zip(sm[1:], rows[1:])), "smoothing")
+    # a speech threshold above the speech level: nothing is speech
+    rc, out, _ = ser("--speech-threshold", "0", SPEECH)
+    check(rc == 0 and all(not json.loads(l)["speech"] for l in out.splitlines()), "speech threshold")
+
+    # bad inputs: missing and corrupt files are reported, the others classified, exit 2
+    bad = os.path.join(tmp, "corrupt.wav")
+    with open(bad, "wb") as f:
+        f.write(b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(300))
+    missing = os.path.join(tmp, "missing.wav")
+    rc, out, err = ser(missing, SPEECH, bad)
+    check(rc == 2, f"bad files exit {rc}")
+    check(missing in err and bad in err, f"errors name the files: {err!r}")
+    check(len(out.splitlines()) == n and all(json.loads(l)["file"] == SPEECH for l in out.splitlines()),
+          "good file still classified")
+
+    # usage errors: exit 1
+    for args in (["--format", "xml", SPEECH], ["--window", "-1", SPEECH], ["--interval", "abc", SPEECH],
+                 ["--smoothing", "1.5", SPEECH], ["--bogus", SPEECH], [], ["--utterance", "--format", "vtt", SPEECH],
+                 ["--window", "0.02", SPEECH], ["--model"]):
+        rc, out, err = ser(*args)
+        check(rc == 1 and err.strip() and not out.strip(), f"usage error {args}: exit {rc}")
+
+    # bad models: exit 2 and the model file named
+    trunc = os.path.join(tmp, "truncated.sermodel")
+    with open(os.path.join(ROOT, "models", "default.sermodel"), "rb") as f:
+        data = f.read()
+    with open(trunc, "wb") as f:
+        f.write(data[: len(data) // 2])
+    flipped = os.path.join(tmp, "flipped.sermodel")
+    with open(flipped, "wb") as f:
+        f.write(data[:5000] + bytes([data[5000] ^ 0x55]) + data[5001:])
+    for m in (trunc, flipped, os.path.join(tmp, "nope.sermodel"), SPEECH):
+        rc, out, err = ser("--model", m, SPEECH)
+        check(rc == 2 and m in err and not out, f"bad model {m}: exit {rc}, {err!r}")
+    # the shipped model file itself works
+    rc, out, _ = ser("--window", "3", "--model", os.path.join(ROOT, "models", "default.sermodel"), SPEECH)
+    check(rc == 0 and len(out.splitlines()) == n, "--model file")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
