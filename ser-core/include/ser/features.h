@@ -69,7 +69,10 @@ void ser_mfcc_free(ser_mfcc *m);
 void ser_mfcc_reset(ser_mfcc *m);
 uint32_t ser_mfcc_dim(const ser_mfcc *m);
 /* Non-finite samples (NaN, +-Inf) are replaced by 0 before analysis, so
- * output stays finite; ser_mfcc_nonfinite() counts them. */
+ * output stays finite; ser_mfcc_nonfinite() counts them since
+ * ser_mfcc_new() (reset and flush keep the count). One extractor per thread;
+ * extractors may be created, used and freed in parallel (FFTW planning is
+ * serialised inside ser-core). */
 void ser_mfcc_push(ser_mfcc *m, const float *x, size_t n, ser_frame_fn fn,
                    void *user);
 /* End of stream: deliver frames held back for deltas (edge frames
