@@ -608,7 +608,9 @@ static GstStateChangeReturn gst_seremotion_change_state(GstElement *element, Gst
       return GST_STATE_CHANGE_FAILURE;
     }
     g_free(path);
+    GST_OBJECT_LOCK(self);
     self->model = m;
+    GST_OBJECT_UNLOCK(self);
     self->model_rate = ser_model_features(m)->sample_rate;
     self->n_labels = ser_model_n_labels(m);
     GST_OBJECT_LOCK(self);
@@ -618,8 +620,11 @@ static GstStateChangeReturn gst_seremotion_change_state(GstElement *element, Gst
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_seremotion_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL ||
       (transition == GST_STATE_CHANGE_NULL_TO_READY && ret == GST_STATE_CHANGE_FAILURE)) {
-    seremotion_model_cache_release(self->model);
+    GST_OBJECT_LOCK(self);
+    ser_model *m = self->model;
     self->model = NULL;
+    GST_OBJECT_UNLOCK(self);
+    seremotion_model_cache_release(m);
   }
   return ret;
 }
@@ -680,7 +685,9 @@ static void gst_seremotion_get_property(GObject *object, guint prop_id, GValue *
   GstSerEmotion *self = GST_SEREMOTION(object);
   if (prop_id == PROP_LABELS) {
     /* The model is loaded from READY on; before that, look it up (shared). */
+    GST_OBJECT_LOCK(self);
     ser_model *m = self->model ? ser_model_ref(self->model) : NULL;
+    GST_OBJECT_UNLOCK(self);
     gboolean borrowed = m == NULL;
     if (!m) {
       gchar *path;
