@@ -524,6 +524,39 @@ GST_START_TEST(test_property_while_playing) {
 }
 GST_END_TEST
 
+/* The window changed while PLAYING: later windows have the new length. */
+GST_START_TEST(test_window_while_playing) {
+  GstBus *bus;
+  GstHarness *h = seremotion_harness(&bus);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved");
+  gsize bytes;
+  guint8 *data = speech_bytes(GST_AUDIO_FORMAT_S16LE, 16000, 1, &bytes, NULL, NULL);
+  push_audio(h, data, 64000 * 2, 2, 16000, 320, 0, TRUE);
+  Results a = {0}, b = {0};
+  collect(bus, &a);
+  fail_unless(a.n >= 1);
+  guint64 w0 = a.r[0].duration;
+  g_object_set(h->element, "window", (guint64)(1500 * GST_MSECOND), NULL);
+  push_audio(h, data + 64000 * 2, bytes - 64000 * 2, 2, 16000, 320, 4 * GST_SECOND, FALSE);
+  collect(bus, &b);
+  fail_unless(b.n >= 4);
+  gboolean switched = FALSE;
+  for (guint i = 0; i < b.n; i++) {
+    if (b.r[i].duration == 1500 * GST_MSECOND) switched = TRUE;
+    else
+      fail_if(switched || b.r[i].duration != w0, "window %u: duration %" G_GUINT64_FORMAT, i, b.r[i].duration);
+  }
+  fail_unless(switched);
+  fail_unless_equals_uint64(b.r[b.n - 1].duration, 1500 * GST_MSECOND);
+  results_clear(&a);
+  results_clear(&b);
+  drain_buffers(h);
+  g_free(data);
+  gst_harness_teardown(h);
+  gst_object_unref(bus);
+}
+GST_END_TEST
+
 /* A missing or corrupt model fails the change to READY, naming the file. */
 static void check_bad_model(const gchar *path) {
   GstElement *e = gst_element_factory_make("seremotion", NULL);
@@ -623,6 +656,7 @@ static Suite *element_suite(void) {
   tcase_add_test(tc, test_eos_tail_and_summary);
   tcase_add_test(tc, test_tags_downstream);
   tcase_add_test(tc, test_property_while_playing);
+  tcase_add_test(tc, test_window_while_playing);
   tcase_add_test(tc, test_bad_model);
   tcase_add_test(tc, test_labels_and_model_file);
   suite_add_tcase(s, tc);
