@@ -31,6 +31,26 @@ run_suite() { # $1 = build dir, rest = meson setup options
 echo "== build and test (warnings are errors)"
 run_suite build-test --buildtype=debugoptimized
 
+echo "== valgrind memcheck: no invalid access, no definite leak"
+vg() { # name, command...: one counted check
+  local name="$1"; shift
+  if valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+       --suppressions="$root/tests/valgrind.supp" "$@" >/dev/null 2>"build-test/valgrind-$name.log"; then
+    echo "ok   valgrind $name"; passed=$((passed + 1))
+  else
+    echo "FAIL valgrind $name (build-test/valgrind-$name.log)"; cat "build-test/valgrind-$name.log" | head -40
+    failed=$((failed + 1))
+  fi
+}
+if [ -x build-test/ser-core/ser ]; then
+  clip=data/speech-emodb-03.wav
+  vg features build-test/ser-core/ser features -o /dev/null "$clip"
+  vg classify build-test/ser-core/ser classify --format csv "$clip"
+  vg info build-test/ser-core/ser info models/default.sermodel
+  vg element env GST_PLUGIN_PATH="$root/build-test/gst-plugin" GST_REGISTRY="$root/build-test/vg-registry.bin" \
+    gst-launch-1.0 -q filesrc location="$clip" ! wavparse ! audioconvert ! seremotion ! fakesink
+fi
+
 echo "== again under AddressSanitizer + UndefinedBehaviorSanitizer"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$root/tests/lsan.supp
