@@ -35,7 +35,7 @@ struct ser_analyzer {
   /* paper: raw samples in a ring */
   float *sring;
   uint64_t scap;
-  float *clip, *pvec, *fen;
+  float *clip, *fen;
   uint32_t fen_cap;
 
   /* inference */
@@ -235,8 +235,7 @@ ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
   if (a->paper) {
     a->net = ser_net_new(m, a->spec->in_len, err);
     a->clip = malloc((size_t)a->spec->clip_samples * sizeof(float));
-    a->pvec = malloc((size_t)a->spec->in_len * sizeof(float));
-    if (!a->net || !a->clip || !a->pvec) {
+    if (!a->net || !a->clip) {
       if (a->net) ser_fail(err, "analyzer: out of memory");
       goto fail;
     }
@@ -284,7 +283,6 @@ void ser_analyzer_free(ser_analyzer *a) {
   free(a->ering);
   free(a->sring);
   free(a->clip);
-  free(a->pvec);
   free(a->xwin);
   if (a->paper)
     free(a->fen);
@@ -479,28 +477,14 @@ static void run_paper(ser_analyzer *a, uint64_t start, uint64_t len, int tail,
     a->lev[nfl++] = (float)(10.0 * log10(e / W + 1e-10));
   }
   float level = speech_level(a->lev, nfl);
-  float *feat = NULL;
-  size_t T = 0;
-  int ok = ser_features_clip(&a->fp, a->clip, clip, &feat, &T, &err) == 0;
-  uint32_t d = a->dim, nm = a->fp.n_mfcc * (1 + a->fp.deltas);
-  if (ok && (size_t)T * d == a->spec->in_len && a->fp.zcr_rms) {
-    float *zcr = a->pvec, *rms = a->pvec + T, *mf = a->pvec + 2 * T;
-    for (size_t t = 0; t < T; t++) {
-      float *row = feat + t * d;
-      if (a->spec->norm_mean && a->spec->norm_std)
-        for (uint32_t i = 0; i < d; i++) {
-          float sd = a->spec->norm_std[i];
-          row[i] = (row[i] - a->spec->norm_mean[i]) / (sd > 0 ? sd : 1.0f);
-        }
-      zcr[t] = row[nm];
-      rms[t] = row[nm + 1];
-      memcpy(mf + t * nm, row, nm * sizeof(float));
-    }
-    ok = ser_net_forward(a->net, a->pvec, a->spec->in_len, a->probs, &err) == 0;
-  } else {
-    ok = 0;
-  }
-  free(feat);
+  /* the network input exactly as training builds it (ser_train_clip_input:
+   * features of the zero-padded clip, normalised, frame by frame) */
+  float *in = NULL;
+  uint32_t nin = 0;
+  int ok = ser_train_clip_input(a->spec, a->clip, clip, 0, &in, &nin, &err) == 0 &&
+           nin == a->spec->in_len &&
+           ser_net_forward(a->net, in, a->spec->in_len, a->probs, &err) == 0;
+  free(in);
   if (!ok) {
     for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] = 1.0f / a->n_labels;
     a->st.errors++;

@@ -393,6 +393,68 @@ static void t_shared(void) {
   printf("shared model: two analyzers, identical results\n");
 }
 
+/* The paper architecture (fixed 2.5 s clip at 22.05 kHz), small channels:
+ * every window is the clip; its input is built as training builds it. */
+static void t_paper(void) {
+  static const char *labels[] = {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"};
+  ser_arch_config ac;
+  ser_arch_config_default(&ac, SER_ARCH_PAPER);
+  ac.channels[0] = ac.channels[1] = 4;
+  ser_feature_params fp;
+  ser_feature_params_paper(&fp);
+  ser_model_spec sp;
+  ser_error e;
+  CHECK(ser_arch_build(&ac, &fp, labels, 7, 42, &sp, &e) == 0);
+  ser_model *m = ser_model_from_spec(&sp, &e);
+  if (!m) fprintf(stderr, "paper model: %s\n", e.msg);
+  CHECK(m);
+  const ser_model_spec *ms = ser_model_get_spec(m);
+  uint32_t clip = ms->clip_samples;
+  CHECK(ser_model_arch(m) == SER_ARCH_PAPER && clip == 55125);
+  size_t n;
+  float *x = speech(7.3 * 22050 / 16000, &n); /* 16 kHz speech played as 22.05 kHz: 7.3 s */
+  ser_analyzer_config c;
+  ser_analyzer_config_default(&c, m);
+  c.window = 16000; /* ignored: the paper network's input is the clip */
+  c.interval = 11025;
+  ser_analyzer *a = ser_analyzer_new(m, &c, &e);
+  CHECK(a);
+  ser_analyzer_get_config(a, &c);
+  CHECK(c.window == clip);
+  results r1 = {0}, r2 = {0};
+  r1.nl = r2.nl = 7;
+  for (size_t i = 0; i < n; i += 1000) ser_analyzer_push(a, x + i, n - i < 1000 ? n - i : 1000, collect, &r1);
+  ser_analyzer_finish(a, collect, &r1);
+  for (size_t i = 0; i < n; i += 7777) ser_analyzer_push(a, x + i, n - i < 7777 ? n - i : 7777, collect, &r2);
+  ser_analyzer_finish(a, collect, &r2);
+  CHECK(same_results(&r1, &r2, 0.0f));
+  size_t full = (n - clip) / 11025 + 1;
+  uint64_t next = full * 11025;
+  size_t tail = n - next >= 22050 ? 1 : 0;
+  CHECK(r1.n == full + tail);
+  ser_net *net = ser_net_new(m, ms->in_len, &e);
+  float p[7];
+  for (size_t i = 0; i < r1.n; i++) {
+    uint64_t st = r1.r[i].start, len = r1.r[i].length;
+    CHECK(st == i * 11025 && (i < full ? len == clip : (r1.r[i].is_tail && len == n - next)));
+    float *in = NULL;
+    uint32_t nin;
+    CHECK(ser_train_clip_input(ms, x + st, len, 0, &in, &nin, &e) == 0 && nin == ms->in_len);
+    CHECK(ser_net_forward(net, in, nin, p, &e) == 0);
+    for (int k = 0; k < 7; k++) CHECK(fabsf(p[k] - r1.r[i].scores[k]) < 1e-6f);
+    free(in);
+  }
+  printf("paper: %zu windows of %u samples + %zu tail, equal to ser_train_clip_input + forward\n", full,
+         clip, tail);
+  ser_net_free(net);
+  results_free(&r1);
+  results_free(&r2);
+  ser_analyzer_free(a);
+  ser_model_unref(m);
+  ser_model_spec_clear(&sp);
+  free(x);
+}
+
 /* The built-in model with normalisation statistics from real speech, so
  * that its activations have a trained model's scale (the placeholder
  * default has none, and its raw-dB inputs give logits in the hundreds,
@@ -437,7 +499,8 @@ int main(int argc, char **argv) {
     void (*fn)(void);
   } tests[] = {{"blocksize", t_blocksize}, {"timing", t_timing},     {"reuse", t_reuse},
                {"silence", t_silence},     {"tail", t_tail},         {"setconfig", t_setconfig},
-               {"reset", t_reset_gap_smoothing}, {"shared", t_shared}};
+               {"reset", t_reset_gap_smoothing}, {"shared", t_shared},
+               {"paper", t_paper}};
   M = normalised_model();
   NL = ser_model_n_labels(M);
   int ran = 0;
