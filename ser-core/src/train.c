@@ -17,8 +17,8 @@
 
 void ser_train_options_default(ser_train_options *o) {
   memset(o, 0, sizeof *o);
-  o->epochs = 60;
-  o->batch = 32;
+  o->epochs = 80;
+  o->batch = 16;
   o->lr = 2e-3f;
   o->weight_decay = 1e-3f;
   o->warmup_epochs = 3;

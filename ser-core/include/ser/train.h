@@ -88,8 +88,8 @@ typedef struct ser_train_progress {
 typedef void (*ser_progress_fn)(void *user, const ser_train_progress *p);
 
 typedef struct ser_train_options {
-  uint32_t epochs;          /* 60 */
-  uint32_t batch;           /* 32 */
+  uint32_t epochs;          /* 80 */
+  uint32_t batch;           /* 16 */
   float lr;                 /* peak learning rate; 2e-3 */
   float weight_decay;       /* AdamW decoupled decay on conv/dense weights; 1e-3 */
   float warmup_epochs;      /* linear warm-up, then cosine to lr * min_lr_frac; 3 */
