@@ -37,7 +37,6 @@ int posix_memalign(void **p, size_t al, size_t n) {
   *p = __libc_memalign(al, n);
   return *p ? 0 : 12;
 }
-#endif
 
 static long windows;
 static void count(void *user, const ser_result *r) {
@@ -45,6 +44,8 @@ static void count(void *user, const ser_result *r) {
   (void)r;
   windows++;
 }
+#endif
+
 
 int main(void) {
 #ifdef SKIP_ALLOC
