@@ -346,7 +346,12 @@ static void on_frame(void *user, const float *f, float energy_db) {
 
 static void feed(ser_analyzer *a, const float *x, size_t n) {
   if (!a->paper) {
-    ser_mfcc_push(a->mfcc, x ? x : zeros, n, on_frame, a);
+    if (x) {
+      ser_mfcc_push(a->mfcc, x, n, on_frame, a);
+    } else {
+      for (size_t i = 0; i < n; i += ZEROS)
+        ser_mfcc_push(a->mfcc, zeros, n - i < ZEROS ? n - i : ZEROS, on_frame, a);
+    }
   } else {
     for (size_t i = 0; i < n; i++) {
       float v = x ? x[i] : 0.0f;
@@ -539,15 +544,7 @@ void ser_analyzer_push(ser_analyzer *a, const float *x, size_t n, ser_result_fn 
 }
 
 void ser_analyzer_push_silence(ser_analyzer *a, size_t n, ser_result_fn fn, void *user) {
-  if (a->paper) {
-    ser_analyzer_push(a, NULL, n, fn, user);
-    return;
-  }
-  while (n > 0) {
-    size_t k = n < ZEROS ? n : ZEROS;
-    ser_analyzer_push(a, zeros, k, fn, user);
-    n -= k;
-  }
+  ser_analyzer_push(a, NULL, n, fn, user); /* NULL samples: zeros */
 }
 
 void ser_analyzer_finish(ser_analyzer *a, ser_result_fn fn, void *user) {

@@ -46,7 +46,8 @@ void ser_analyzer_free(ser_analyzer *a);
 int ser_analyzer_set_config(ser_analyzer *a, const ser_analyzer_config *c,
                             ser_error *err);
 void ser_analyzer_get_config(const ser_analyzer *a, ser_analyzer_config *c);
-/* Mono float samples at the model's rate, any block size. */
+/* Mono float samples at the model's rate, any block size (x == NULL: n zeros).
+ * Results are delivered through fn (may be NULL) from inside this call. */
 void ser_analyzer_push(ser_analyzer *a, const float *x, size_t n,
                        ser_result_fn fn, void *user);
 /* n samples of silence (a GAP). */
