@@ -23,7 +23,7 @@ void ser_train_options_default(ser_train_options *o) {
   o->weight_decay = 1e-3f;
   o->warmup_epochs = 3;
   o->min_lr_frac = 0.02f;
-  o->patience = 10;
+  o->patience = 0;
   o->threads = 0;
   o->seed = 1;
   o->balanced = 1;

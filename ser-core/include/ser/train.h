@@ -94,7 +94,7 @@ typedef struct ser_train_options {
   float weight_decay;       /* AdamW decoupled decay on conv/dense weights; 1e-3 */
   float warmup_epochs;      /* linear warm-up, then cosine to lr * min_lr_frac; 3 */
   float min_lr_frac;        /* 0.02 */
-  uint32_t patience;        /* early stopping: epochs without val UA gain; 10 (0 = off) */
+  uint32_t patience;        /* early stopping: epochs without val UA gain; 0 = off (default) */
   uint32_t min_epochs;      /* never stop early before this epoch; 0 = half of `epochs` */
   uint32_t threads;         /* worker threads; 0 = number of cores */
   uint64_t seed;            /* 1 */
