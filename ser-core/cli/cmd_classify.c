@@ -99,6 +99,7 @@ typedef struct {
   uint32_t cue_n;
   double cue_conf;
   unsigned cue_id;
+  size_t n_file; /* results for the current file */
   /* utterance: every result */
   size_t n, cap;
   float *sum_all, *sum_speech;
@@ -119,6 +120,7 @@ static void vtt_flush(FILE *o, out_ctx *c) {
 
 static void on_window(void *user, const ser_result *r) {
   out_ctx *c = user;
+  c->n_file++;
   FILE *o = stdout;
   double start = r->start / c->rate, end = (r->start + r->length) / c->rate;
   const char *emo = r->top >= 0 ? ser_model_label(c->m, (uint32_t)r->top) : "none";
@@ -356,7 +358,14 @@ int cmd_classify(int argc, char **argv) {
       continue;
     }
     c.file = path;
+    if (n == 0) {
+      fprintf(stderr, "ser classify: %s: no audio\n", path);
+      bad = 1;
+      free(x);
+      continue;
+    }
     if (!utt) {
+      c.n_file = 0;
       if (fmt == FMT_VTT) {
         fputs("NOTE file: ", stdout);
         fputs(path, stdout);
@@ -369,9 +378,12 @@ int cmd_classify(int argc, char **argv) {
       ser_analyzer_finish(a, on_window, &c);
       if (fmt == FMT_VTT) vtt_flush(stdout, &c);
       fflush(stdout);
-      if (n < min_samples && n < cfg.min_tail)
+      if (!c.n_file) {
+        uint64_t mt = cfg.min_tail ? cfg.min_tail : (uint64_t)rate;
+        if (mt < min_samples) mt = min_samples;
         fprintf(stderr, "ser classify: %s: %.3f s is too short to classify (minimum %.3f s)\n",
-                path, n / rate, (double)(cfg.min_tail > min_samples ? cfg.min_tail : min_samples) / rate);
+                path, n / rate, mt / rate);
+      }
     } else {
       /* the whole file as one window (padded with silence to the model's minimum) */
       ser_analyzer_config uc = cfg;
@@ -381,12 +393,6 @@ int cmd_classify(int argc, char **argv) {
         uc.interval = len;
       }
       uc.smoothing = 0;
-      if (n == 0) {
-        fprintf(stderr, "ser classify: %s: no audio\n", path);
-        bad = 1;
-        free(x);
-        continue;
-      }
       ser_analyzer *ua = ser_analyzer_new(m, &uc, &e);
       if (!ua) {
         fprintf(stderr, "ser classify: %s: %s\n", path, e.msg);

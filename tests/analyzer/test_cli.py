@@ -156,6 +156,23 @@ def run(tmp):
     with open(bad, "wb") as f:
         f.write(b"RIFF\x24\x00\x00\x00WAVEfmt " + os.urandom(300))
     missing = os.path.join(tmp, "missing.wav")
+    empty = os.path.join(tmp, "empty.wav")
+    with wave.open(empty, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+    rc, out, err = ser(empty)
+    check(rc == 2 and empty in err and "no audio" in err and not out, f"empty file: exit {rc} {err!r}")
+    short = os.path.join(tmp, "short.wav")
+    with wave.open(short, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\1\0" * 8000)
+    rc, out, err = ser(short)
+    check(rc == 0 and not out and "too short" in err and short in err, f"short file: {rc} {err!r}")
+    rc, out, err = ser("--min-tail", "0.4", short)
+    check(rc == 0 and len(out.splitlines()) == 1 and abs(json.loads(out)["end"] - 0.5) < 1e-3, "--min-tail")
     rc, out, err = ser(missing, SPEECH, bad)
     check(rc == 2, f"bad files exit {rc}")
     check(missing in err and bad in err, f"errors name the files: {err!r}")
