@@ -484,6 +484,61 @@ static void t_paper(void) {
   free(x);
 }
 
+/* A temporal model on MFCC + deltas + delta-deltas: frames come 8 frames
+ * late (the regression window's future), so windows wait for them; finish()
+ * delivers them. Same checks: block sizes, timing, reuse == isolated. */
+static void t_deltas(void) {
+  static const char *labels[] = {"a", "b", "c", "d"};
+  ser_arch_config ac;
+  ser_arch_config_default(&ac, SER_ARCH_TEMPORAL);
+  ac.channels[0] = 16;
+  ac.channels[1] = ac.channels[2] = ac.channels[3] = 32;
+  ser_feature_params fp;
+  ser_feature_params_default(&fp);
+  fp.deltas = 2;
+  ser_model_spec sp;
+  ser_error e;
+  CHECK(ser_arch_build(&ac, &fp, labels, 4, 7, &sp, &e) == 0);
+  ser_model *m = ser_model_from_spec(&sp, &e);
+  if (!m) fprintf(stderr, "deltas model: %s\n", e.msg);
+  CHECK(m);
+  ser_model *keep = M;
+  uint32_t keep_nl = NL;
+  M = m;
+  NL = 4;
+  size_t n;
+  float *x = speech(9.0, &n);
+  ser_analyzer_config c;
+  ser_analyzer *a = mk(2.0, 0.3, &c);
+  n = 23 * c.interval + c.window; /* the last full window ends with the stream */
+  results r1 = {0}, r2 = {0};
+  run(a, x, n, 160, 0, &r1);
+  size_t before = r1.n;
+  ser_analyzer_finish(a, collect, &r1);
+  size_t full = (n - c.window) / c.interval + 1;
+  /* the last full windows' frames are only complete at finish */
+  if (!(before == full - 1 && r1.n == full + 1))
+    fprintf(stderr, "before %zu full %zu after %zu\n", before, full, r1.n);
+  CHECK(before == full - 1 && r1.n == full + 1 && r1.r[full].is_tail);
+  for (size_t i = 0; i < full; i++) CHECK(r1.r[i].start == i * c.interval && r1.r[i].length == c.window);
+  run(a, x, n, 4099, 1, &r2);
+  CHECK(same_results(&r1, &r2, 0.0f));
+  ser_analyzer_stats st;
+  ser_analyzer_get_stats(a, &st);
+  CHECK(st.reused > 0 && st.errors == 0);
+  float d = max_diff_vs_isolated(x, n, &r1);
+  printf("deltas: %zu windows (%zu before finish), max |p - isolated| %.3g\n", r1.n, before, d);
+  CHECK(d <= 1e-4f);
+  results_free(&r1);
+  results_free(&r2);
+  ser_analyzer_free(a);
+  M = keep;
+  NL = keep_nl;
+  ser_model_unref(m);
+  ser_model_spec_clear(&sp);
+  free(x);
+}
+
 /* The built-in model with normalisation statistics from real speech, so
  * that its activations have a trained model's scale (the placeholder
  * default has none, and its raw-dB inputs give logits in the hundreds,
@@ -529,7 +584,7 @@ int main(int argc, char **argv) {
   } tests[] = {{"blocksize", t_blocksize}, {"timing", t_timing},     {"reuse", t_reuse},
                {"silence", t_silence},     {"tail", t_tail},         {"setconfig", t_setconfig},
                {"reset", t_reset_gap_smoothing}, {"shared", t_shared},
-               {"paper", t_paper}};
+               {"paper", t_paper}, {"deltas", t_deltas}};
   M = normalised_model();
   NL = ser_model_n_labels(M);
   int ran = 0;
