@@ -1,6 +1,7 @@
 /* The streaming analyzer on real speech (EMO-DB), with the built-in model.
  * Usage: test_analyzer SUBTEST  (see main). */
 #include <math.h>
+#include <pthread.h>
 
 #include "common.h"
 
@@ -577,6 +578,49 @@ static ser_model *normalised_model(void) {
   return m;
 }
 
+/* Four threads, one analyzer each, one shared model: same results as alone. */
+typedef struct {
+  ser_model *m;
+  const float *x;
+  size_t n, block;
+  results r;
+} thr_job;
+
+static void *thr_run(void *p) {
+  thr_job *j = p;
+  ser_analyzer *a = ser_analyzer_new(j->m, NULL, NULL);
+  CHECK(a);
+  j->r.nl = ser_model_n_labels(j->m);
+  for (size_t i = 0; i < j->n; i += j->block)
+    ser_analyzer_push(a, j->x + i, j->n - i < j->block ? j->n - i : j->block, collect, &j->r);
+  ser_analyzer_finish(a, collect, &j->r);
+  ser_analyzer_free(a);
+  return NULL;
+}
+
+static void t_threads(void) {
+  size_t n;
+  float *x = speech(8.0, &n);
+  ser_model *m = default_model();
+  thr_job ref = {.m = m, .x = x, .n = n, .block = 4096};
+  thr_run(&ref);
+  thr_job j[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    j[i] = (thr_job){.m = m, .x = x, .n = n, .block = 500 + 777 * (size_t)i};
+    CHECK(pthread_create(&t[i], NULL, thr_run, &j[i]) == 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(ref.r.n > 5 && same_results(&ref.r, &j[i].r, 0.0f));
+    results_free(&j[i].r);
+  }
+  printf("threads: 4 analyzers on one model in parallel, results identical (%zu windows)\n", ref.r.n);
+  results_free(&ref.r);
+  ser_model_unref(m);
+  free(x);
+}
+
 int main(int argc, char **argv) {
   static const struct {
     const char *name;
@@ -584,7 +628,8 @@ int main(int argc, char **argv) {
   } tests[] = {{"blocksize", t_blocksize}, {"timing", t_timing},     {"reuse", t_reuse},
                {"silence", t_silence},     {"tail", t_tail},         {"setconfig", t_setconfig},
                {"reset", t_reset_gap_smoothing}, {"shared", t_shared},
-               {"paper", t_paper}, {"deltas", t_deltas}};
+               {"paper", t_paper}, {"deltas", t_deltas},
+               {"threads", t_threads}};
   M = normalised_model();
   NL = ser_model_n_labels(M);
   int ran = 0;
