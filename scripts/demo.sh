@@ -5,16 +5,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh >&2
-[ -d build ] || meson setup build --buildtype=release >/dev/null
+[ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
 ninja -C build >/dev/null
 file=${1:-data/speech-emodb-03.wav}
 export GST_PLUGIN_PATH="$PWD/build/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 echo "seremotion on $file (built-in model; window 3 s, every 0.5 s)"
 printf '%9s %9s  %-10s %6s  %s\n' start end emotion conf speech
-gst-launch-1.0 -q -m filesrc location="$file" ! decodebin ! audioconvert ! audioresample \
+gst-launch-1.0 -m filesrc location="$file" ! decodebin ! audioconvert ! audioresample \
     ! seremotion ! fakesink sync=false 2>&1 |
-  sed -n 's/.*seremotion, \(.*\)/\1/p' |
-  awk '{
+  sed -n 's/.*(element): \(seremotion.*\)/\1/p' |
+  awk '/^seremotion-summary/ {
+    em = $0; sub(/.*emotion=\(string\)/, "", em); sub(/,.*/, "", em)
+    n = $0; sub(/.*windows=\(guint64\)/, "", n); sub(/,.*/, "", n)
+    printf "whole stream: %s (%s windows)\n", em, n; next
+  }
+  {
     ts = $0; sub(/.*timestamp=\(guint64\)/, "", ts); sub(/,.*/, "", ts)
     du = $0; sub(/.*duration=\(guint64\)/, "", du); sub(/,.*/, "", du)
     em = $0; sub(/.*emotion=\(string\)/, "", em); sub(/,.*/, "", em)
