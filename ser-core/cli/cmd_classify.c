@@ -344,10 +344,13 @@ int cmd_classify(int argc, char **argv) {
   int bad = 0;
   uint64_t min_samples = 0;
   {
+    /* a frame reads n_fft samples (the window is centred in them), as the
+     * analyzer counts a window's frames */
     uint32_t mf = ser_model_min_frames(m);
+    uint32_t flen = fp->n_fft > fp->win_length ? fp->n_fft : fp->win_length;
     min_samples = ser_model_arch(m) == SER_ARCH_PAPER
                       ? ser_model_get_spec(m)->clip_samples
-                      : (uint64_t)(mf ? mf - 1 : 0) * fp->hop_length + fp->win_length;
+                      : (uint64_t)(mf ? mf - 1 : 0) * fp->hop_length + flen;
   }
   for (int k = optind; k < argc; k++) {
     const char *path = argv[k];

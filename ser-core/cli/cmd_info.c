@@ -116,7 +116,8 @@ int cmd_info(int argc, char **argv) {
   if (s->arch == SER_ARCH_TEMPORAL) {
     printf("input: %u channels x frames; default window %u frames (%.2f s), minimum %u frames (%.2f s)\n",
            s->in_ch, s->in_len, (double)ser_model_window_samples(m) / f->sample_rate, ser_model_min_frames(m),
-           ((ser_model_min_frames(m) - 1) * (double)f->hop_length + f->win_length) / f->sample_rate);
+           ((ser_model_min_frames(m) - 1) * (double)f->hop_length + (f->n_fft > f->win_length ? f->n_fft : f->win_length)) /
+               f->sample_rate);
   } else {
     printf("input: fixed vector of %u values", s->in_len);
     if (s->clip_samples) printf(" from a %.2f s clip", (double)s->clip_samples / f->sample_rate);

@@ -173,7 +173,17 @@ def run(tmp):
     check(rc == 0 and not out and "too short" in err and short in err, f"short file: {rc} {err!r}")
     rc, out, err = ser("--min-tail", "0.4", short)
     check(rc == 0 and len(out.splitlines()) == 1 and abs(json.loads(out)["end"] - 0.5) < 1e-3, "--min-tail")
-    rc, out, err = ser(missing, SPEECH, bad)
+    # --utterance on a file shorter than the model's minimum (10 ms): padded, classified
+    tiny = os.path.join(tmp, "tiny.wav")
+    with wave.open(tiny, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\x10" * 160)
+    rc, out, err = ser("--utterance", tiny)
+    check(rc == 0 and len(out.splitlines()) == 1 and abs(json.loads(out)["duration"] - 0.01) < 1e-3,
+          f"10 ms utterance: exit {rc} {err!r}")
+    rc, out, err = ser("--window", "3", missing, SPEECH, bad)
     check(rc == 2, f"bad files exit {rc}")
     check(missing in err and bad in err, f"errors name the files: {err!r}")
     check(len(out.splitlines()) == n and all(json.loads(l)["file"] == SPEECH for l in out.splitlines()),
