@@ -45,6 +45,14 @@ int ser_wav_open(ser_wav *w, const char *path, char *err, size_t errlen) {
       uint16_t tag = le16(fmt), ch = le16(fmt + 2), bits = le16(fmt + 14);
       uint32_t rate = le32(fmt + 4);
       uint16_t align = le16(fmt + 12);
+      /* A header no decoder can use: say which field is wrong (GStreamer
+       * would only report "internal data stream error"). */
+      if (ch == 0 || rate == 0 || rate > 0x7FFFFFFFu) {
+        snprintf(err, errlen, "%s: WAV fmt chunk: %s %u is not valid", path,
+                 ch == 0 ? "channels" : "sample rate", ch == 0 ? (unsigned)ch : (unsigned)rate);
+        fclose(f);
+        return -1;
+      }
       if (tag == 0xFFFE) { /* WAVE_FORMAT_EXTENSIBLE: the subformat's first two bytes */
         if (le16(fmt + 16) < 22) goto no;
         tag = le16(fmt + 24);
@@ -56,7 +64,8 @@ int ser_wav_open(ser_wav *w, const char *path, char *err, size_t errlen) {
         is_float = 1;
       else
         goto no;
-      if (ch == 0 || rate == 0 || align != ch * (bits / 8)) goto no;
+      /* frames wider than ser_wav_read's buffer: left to GStreamer */
+      if (align != ch * (bits / 8) || align > 4096) goto no;
       uint64_t avail = (uint64_t)st.st_size > pos ? (uint64_t)st.st_size - pos : 0;
       uint64_t bytes = len == 0xFFFFFFFFu || len > avail ? avail : len;
       w->f = f;

@@ -262,6 +262,8 @@ int main(void) {
       {"TMP/corrupt.flac", 2, "corrupt.flac"},
       {"TMP/empty.wav", 2, "empty.wav"},
       {"TMP", 2, "not a regular file"},
+      {"TMP/zero-channels.wav", 2, "zero-channels.wav: WAV fmt chunk: channels 0"},
+      {"TMP/absurd-rate.wav", 2, "absurd-rate.wav: WAV fmt chunk: sample rate 4000000000"},
   };
   char pth[512];
   snprintf(pth, sizeof pth, "%s/corrupt.wav", tmp);
@@ -274,6 +276,25 @@ int main(void) {
   fclose(f);
   snprintf(pth, sizeof pth, "%s/empty.wav", tmp);
   fclose(fopen(pth, "wb"));
+  /* WAV headers no decoder can use: 0 channels; a rate beyond any caps (GStreamer
+   * alone would only say "internal data stream error") */
+  for (int k = 0; k < 2; k++) {
+    const uint32_t rate = k ? 4000000000u : 16000u;
+    const uint16_t ch = k ? 1 : 0;
+    unsigned char h[44 + 320] = {0};
+    memcpy(h, "RIFF", 4);
+    h[4] = (sizeof h - 8) & 0xff, h[5] = (sizeof h - 8) >> 8;
+    memcpy(h + 8, "WAVEfmt ", 8);
+    h[16] = 16, h[20] = 1, h[22] = (unsigned char)ch;
+    for (int b = 0; b < 4; b++) h[24 + b] = (unsigned char)(rate >> (8 * b));
+    h[32] = (unsigned char)(2 * ch), h[34] = 16;
+    memcpy(h + 36, "data", 4);
+    h[40] = 320 & 0xff, h[41] = 320 >> 8;
+    snprintf(pth, sizeof pth, "%s/%s.wav", tmp, k ? "absurd-rate" : "zero-channels");
+    f = fopen(pth, "wb");
+    fwrite(h, 1, sizeof h, f);
+    fclose(f);
+  }
   for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
     char args[2048] = "";
     const char *s = bad_cases[i].args;
