@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_internal.h"
 
@@ -349,6 +350,11 @@ int ser_model_spec_read(const char *path, ser_model_spec *out, ser_error *err) {
   if (!path) return ser_fail(err, "model: no path");
   FILE *f = fopen(path, "rb");
   if (!f) return ser_fail(err, "%s: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return ser_fail(err, "%s: not a regular file", path);
+  }
   if (fseek(f, 0, SEEK_END) != 0) {
     fclose(f);
     return ser_fail(err, "%s: cannot seek (not a regular file?)", path);

@@ -57,6 +57,10 @@ grep -q "text.sermodel: not a .sermodel file (bad magic)" "$tmp/err" || no "magi
 "$SER" info "$tmp/missing.sermodel" >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 2 ] || no "missing file exit $rc"
 grep -q "missing.sermodel: No such file" "$tmp/err" || no "missing message: $(cat "$tmp/err")"
+mkdir "$tmp/dir.sermodel"
+"$SER" info "$tmp/dir.sermodel" >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc = 2 ] || no "directory exit $rc"
+grep -q "dir.sermodel: not a regular file" "$tmp/err" || no "directory message: $(cat "$tmp/err")"
 
 [ $fail = 0 ] && echo "test_info: all checks passed"
 exit $fail
