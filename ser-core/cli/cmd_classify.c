@@ -1,5 +1,6 @@
 /* ser classify: emotion of audio files, per window (the streaming analyzer)
  * or per file (--utterance). Output formats: docs/analyzer.md. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -446,5 +447,11 @@ int cmd_classify(int argc, char **argv) {
   free(c.sum_all);
   ser_analyzer_free(a);
   ser_model_unref(m);
+  /* results that did not reach their destination (disk full, closed pipe)
+   * are lost data, not success */
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "ser classify: stdout: write error: %s\n", strerror(errno));
+    return EXIT_BADINPUT;
+  }
   return bad ? EXIT_BADINPUT : EXIT_OK;
 }

@@ -1,4 +1,5 @@
 /* ser info: describe a .sermodel file (or the built-in model). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,5 +142,9 @@ int cmd_info(int argc, char **argv) {
   printf("metadata (%u):\n", s->n_meta);
   for (uint32_t i = 0; i < s->n_meta; i++) printf("  %s: %s\n", s->meta_keys[i], s->meta_values[i]);
   ser_model_unref(m);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "ser info: stdout: write error: %s\n", strerror(errno));
+    return EXIT_BADINPUT;
+  }
   return EXIT_OK;
 }

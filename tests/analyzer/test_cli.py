@@ -189,6 +189,13 @@ def run(tmp):
     check(len(out.splitlines()) == n and all(json.loads(l)["file"] == SPEECH for l in out.splitlines()),
           "good file still classified")
 
+    # results that cannot be written (disk full) are an error, not a silent success
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([SER, "classify", SPEECH], stdout=full, stderr=subprocess.PIPE, text=True,
+                               timeout=120)
+        check(p.returncode == 2 and "write error" in p.stderr, f"/dev/full: exit {p.returncode} {p.stderr!r}")
+
     # usage errors: exit 1
     for args in (["--format", "xml", SPEECH], ["--window", "-1", SPEECH], ["--interval", "abc", SPEECH],
                  ["--smoothing", "1.5", SPEECH], ["--bogus", SPEECH], [], ["--utterance", "--format", "vtt", SPEECH],

@@ -57,6 +57,11 @@ grep -q "text.sermodel: not a .sermodel file (bad magic)" "$tmp/err" || no "magi
 "$SER" info "$tmp/missing.sermodel" >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 2 ] || no "missing file exit $rc"
 grep -q "missing.sermodel: No such file" "$tmp/err" || no "missing message: $(cat "$tmp/err")"
+if [ -w /dev/full ]; then
+  "$SER" info --builtin >/dev/full 2>"$tmp/err"; rc=$?
+  [ $rc = 2 ] || no "info to a full disk: exit $rc"
+  grep -q "write error" "$tmp/err" || no "full disk message: $(cat "$tmp/err")"
+fi
 mkdir "$tmp/dir.sermodel"
 "$SER" info "$tmp/dir.sermodel" >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 2 ] || no "directory exit $rc"
