@@ -9,7 +9,8 @@ scripts/deps.sh >&2
 ninja -C build >/dev/null
 file=${1:-data/speech-emodb-03.wav}
 export GST_PLUGIN_PATH="$PWD/build/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
-echo "seremotion on $file (built-in model; window 3 s, every 0.5 s)"
+win=$(build/ser-core/ser info --builtin | sed -n 's/.*default window [0-9]* frames (\([0-9.]*\) s).*/\1/p')
+echo "seremotion on $file (built-in model; window ${win:-?} s, every 0.5 s)"
 printf '%9s %9s  %-10s %6s  %s\n' start end emotion conf speech
 gst-launch-1.0 -m filesrc location="$file" ! decodebin ! audioconvert ! audioresample \
     ! seremotion ! fakesink sync=false 2>&1 |
