@@ -97,6 +97,7 @@ typedef struct {
   int cue_open;
   int32_t cue_top;
   double cue_start, cue_end;
+  double last_end; /* end of the previous cue of this file: cues never overlap */
   uint32_t cue_n;
   double cue_conf;
   unsigned cue_id;
@@ -154,6 +155,10 @@ static void on_window(void *user, const ser_result *r) {
       c->cue_conf += r->confidence;
     } else {
       vtt_flush(o, c);
+      /* a tail window is shorter than the one before it, so its centred
+       * interval can start before the previous cue's end */
+      if (a < c->last_end) a = c->last_end;
+      if (b <= a) return; /* nothing left to cover */
       c->cue_open = 1;
       c->cue_top = r->top;
       c->cue_start = a;
@@ -161,6 +166,7 @@ static void on_window(void *user, const ser_result *r) {
       c->cue_n = 1;
       c->cue_conf = r->confidence;
     }
+    c->last_end = c->cue_end;
   }
 }
 
@@ -376,6 +382,7 @@ int cmd_classify(int argc, char **argv) {
         fputs("\n\n", stdout);
         c.cue_open = 0;
         c.cue_id = 0;
+        c.last_end = 0;
       }
       for (size_t i = 0; i < n; i += 16384)
         ser_analyzer_push(a, x + i, n - i < 16384 ? n - i : 16384, on_window, &c);

@@ -111,6 +111,19 @@ def run(tmp):
         prev = vtt_seconds(b)
     check(cues and vtt_seconds(cues[0][0]) == 0 and abs(prev - dur) < 1e-3, "vtt covers the file")
 
+    # cues never overlap, also where a (shorter) tail window changes the emotion: every EMO-DB clip
+    import glob
+    clips = sorted(glob.glob(os.path.join(DS, "emodb", "wav", "*.wav")))
+    rc, out, err = ser("--format", "vtt", *clips)
+    check(rc == 0 and out.count("NOTE file: ") == len(clips) > 500, f"vtt of EMO-DB: exit {rc} {err[:200]!r}")
+    overlaps = 0
+    for block in out.split("NOTE file: ")[1:]:
+        prev = 0.0
+        for a, b in re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)", block):
+            overlaps += vtt_seconds(a) < prev - 1e-9 or vtt_seconds(b) <= vtt_seconds(a)
+            prev = vtt_seconds(b)
+    check(overlaps == 0, f"{overlaps} overlapping or empty vtt cues over {len(clips)} EMO-DB clips")
+
     # --utterance, two files (WAV and FLAC through GStreamer)
     rc, out, err = ser("--utterance", SPEECH, FLAC)
     check(rc == 0, f"utterance exit {rc}: {err}")
