@@ -11,17 +11,25 @@
 
 #include "cli.h"
 
+typedef struct {
+  GstElement *conv;
+  gboolean audio;     /* an audio stream was linked */
+  gchar other[64];    /* the media type of a stream that was not audio */
+} pads_seen;
+
 static void on_pad_added(GstElement *dec, GstPad *pad, gpointer data) {
-  GstElement *conv = data;
-  GstPad *sink = gst_element_get_static_pad(conv, "sink");
+  pads_seen *ps = data;
+  GstPad *sink = gst_element_get_static_pad(ps->conv, "sink");
   (void)dec;
-  if (!gst_pad_is_linked(sink)) {
-    GstCaps *caps = gst_pad_get_current_caps(pad);
-    if (!caps) caps = gst_pad_query_caps(pad, NULL);
-    const GstStructure *s = gst_caps_get_structure(caps, 0);
-    if (g_str_has_prefix(gst_structure_get_name(s), "audio/")) gst_pad_link(pad, sink);
-    gst_caps_unref(caps);
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, NULL);
+  const gchar *name = gst_caps_is_empty(caps) ? "" : gst_structure_get_name(gst_caps_get_structure(caps, 0));
+  if (g_str_has_prefix(name, "audio/")) {
+    if (!gst_pad_is_linked(sink) && gst_pad_link(pad, sink) == GST_PAD_LINK_OK) ps->audio = TRUE;
+  } else if (!ps->other[0]) {
+    g_strlcpy(ps->other, *name ? name : "unknown", sizeof ps->other);
   }
+  gst_caps_unref(caps);
   gst_object_unref(sink);
 }
 
@@ -71,7 +79,8 @@ int ser_decode_file(const char *path, uint32_t rate, float **out, size_t *n,
   gst_bin_add_many(GST_BIN(pipe), src, dec, conv, res, sink, NULL);
   gst_element_link(src, dec);
   gst_element_link_many(conv, res, sink, NULL);
-  g_signal_connect(dec, "pad-added", G_CALLBACK(on_pad_added), conv);
+  pads_seen ps = {.conv = conv};
+  g_signal_connect(dec, "pad-added", G_CALLBACK(on_pad_added), &ps);
 
   int ret = 0;
   size_t cap = 0;
@@ -119,7 +128,10 @@ int ser_decode_file(const char *path, uint32_t rate, float **out, size_t *n,
     GError *e = NULL;
     gchar *dbg = NULL;
     gst_message_parse_error(msg, &e, &dbg);
-    snprintf(err, errlen, "%s: cannot decode: %s", path, e ? e->message : "unknown error");
+    if (!ps.audio && ps.other[0])
+      snprintf(err, errlen, "%s: no audio stream (only %s)", path, ps.other);
+    else
+      snprintf(err, errlen, "%s: cannot decode: %s", path, e ? e->message : "unknown error");
     g_clear_error(&e);
     g_free(dbg);
     gst_message_unref(msg);
