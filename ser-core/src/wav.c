@@ -47,9 +47,12 @@ int ser_wav_open(ser_wav *w, const char *path, char *err, size_t errlen) {
       uint16_t align = le16(fmt + 12);
       /* A header no decoder can use: say which field is wrong (GStreamer
        * would only report "internal data stream error"). */
-      if (ch == 0 || rate == 0 || rate > 0x7FFFFFFFu) {
-        snprintf(err, errlen, "%s: WAV fmt chunk: %s %u is not valid", path,
-                 ch == 0 ? "channels" : "sample rate", ch == 0 ? (unsigned)ch : (unsigned)rate);
+      /* Below 1 kHz (no speech survives; and a 1 Hz header would make the
+       * resampler blow a small file up by 16000x) or beyond any caps. */
+      if (ch == 0 || rate < 1000 || rate > 0x7FFFFFFFu) {
+        snprintf(err, errlen, "%s: WAV fmt chunk: %s %u is not valid%s", path,
+                 ch == 0 ? "channels" : "sample rate", ch == 0 ? (unsigned)ch : (unsigned)rate,
+                 ch == 0 ? "" : rate < 1000 ? " (below 1000 Hz)" : "");
         fclose(f);
         return -1;
       }

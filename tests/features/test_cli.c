@@ -264,6 +264,7 @@ int main(void) {
       {"TMP", 2, "not a regular file"},
       {"TMP/zero-channels.wav", 2, "zero-channels.wav: WAV fmt chunk: channels 0"},
       {"TMP/absurd-rate.wav", 2, "absurd-rate.wav: WAV fmt chunk: sample rate 4000000000"},
+      {"TMP/rate-1.wav", 2, "rate-1.wav: WAV fmt chunk: sample rate 1 is not valid (below 1000 Hz)"},
   };
   char pth[512];
   snprintf(pth, sizeof pth, "%s/corrupt.wav", tmp);
@@ -278,8 +279,8 @@ int main(void) {
   fclose(fopen(pth, "wb"));
   /* WAV headers no decoder can use: 0 channels; a rate beyond any caps (GStreamer
    * alone would only say "internal data stream error") */
-  for (int k = 0; k < 2; k++) {
-    const uint32_t rate = k ? 4000000000u : 16000u;
+  for (int k = 0; k < 3; k++) {
+    const uint32_t rate = k == 1 ? 4000000000u : k == 2 ? 1u : 16000u;
     const uint16_t ch = k ? 1 : 0;
     unsigned char h[44 + 320] = {0};
     memcpy(h, "RIFF", 4);
@@ -290,7 +291,7 @@ int main(void) {
     h[32] = (unsigned char)(2 * ch), h[34] = 16;
     memcpy(h + 36, "data", 4);
     h[40] = 320 & 0xff, h[41] = 320 >> 8;
-    snprintf(pth, sizeof pth, "%s/%s.wav", tmp, k ? "absurd-rate" : "zero-channels");
+    snprintf(pth, sizeof pth, "%s/%s.wav", tmp, k == 1 ? "absurd-rate" : k == 2 ? "rate-1" : "zero-channels");
     f = fopen(pth, "wb");
     fwrite(h, 1, sizeof h, f);
     fclose(f);
