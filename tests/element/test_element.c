@@ -79,6 +79,7 @@ GST_START_TEST(test_passthrough_pointer_equal) {
     results_clear(&res);
     g_free(data);
     gst_harness_teardown(h);
+    gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
     gst_object_unref(bus);
   }
 }
@@ -163,6 +164,7 @@ GST_START_TEST(test_timestamps_exact) {
   results_clear(&res);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -193,6 +195,7 @@ GST_START_TEST(test_one_long_buffer) {
   results_clear(&res);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -270,6 +273,7 @@ static void check_reset(ResetKind kind) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 
@@ -300,6 +304,7 @@ GST_START_TEST(test_discont_continuing_no_reset) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -341,6 +346,7 @@ GST_START_TEST(test_gap_is_silence) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -409,6 +415,7 @@ GST_START_TEST(test_eos_tail_and_summary) {
     drain_buffers(h);
     g_free(data);
     gst_harness_teardown(h);
+    gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
     gst_object_unref(bus);
   }
 }
@@ -474,6 +481,7 @@ GST_START_TEST(test_tags_downstream) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -520,6 +528,7 @@ GST_START_TEST(test_property_while_playing) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST
@@ -553,6 +562,7 @@ GST_START_TEST(test_window_while_playing) {
   drain_buffers(h);
   g_free(data);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 GST_END_TEST

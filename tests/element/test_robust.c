@@ -68,6 +68,7 @@ static void check_nan(gint rate, gint ch) {
   g_free(data);
   g_free(x);
   gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
   gst_object_unref(bus);
 }
 
