@@ -677,9 +677,11 @@ uint32_t ser_model_min_frames(const ser_model *m) { return m->min_frames; }
 uint64_t ser_model_window_samples(const ser_model *m) {
   const ser_feature_params *f = &m->spec.feat;
   if (m->spec.arch == SER_ARCH_PAPER && m->spec.clip_samples) return m->spec.clip_samples;
-  /* frames = 1 + (samples - win) / hop */
-  uint32_t frames = m->spec.in_len;
-  return (uint64_t)(frames - 1) * f->hop_length + f->win_length;
+  /* a frame spans n_fft samples (the window is centred in the FFT frame, as
+   * torch.stft does), so frames = 1 + (samples - span) / hop; training crops
+   * windows of this size too */
+  uint32_t span = f->n_fft > f->win_length ? f->n_fft : f->win_length;
+  return (uint64_t)(m->spec.in_len - 1) * f->hop_length + span;
 }
 
 uint64_t ser_model_n_params(const ser_model *m) { return m->n_params; }

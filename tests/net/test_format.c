@@ -359,7 +359,7 @@ static void test_default_model(void) {
   CHECK(ser_model_features(m)->sample_rate == 16000, "rate");
   const ser_model_spec *s = ser_model_get_spec(m);
   CHECK(s->in_ch == feat_dim(ser_model_features(m)), "in_ch %u", s->in_ch);
-  CHECK(ser_model_window_samples(m) == (uint64_t)(s->in_len - 1) * 160 + 400, "window samples");
+  CHECK(ser_model_window_samples(m) == (uint64_t)(s->in_len - 1) * 160 + 512, "window samples");
   CHECK(ser_model_min_frames(m) >= 1 && ser_model_min_frames(m) <= s->in_len, "min frames");
   double f1 = ser_model_flops(m, 300), f2 = ser_model_flops(m, 600);
   CHECK(f1 > 1e6 && f2 > 1.8 * f1, "flops %g %g", f1, f2);
