@@ -359,11 +359,24 @@ static GstFlowReturn gst_seremotion_transform_ip(GstBaseTransform *bt, GstBuffer
 
 /* ------------------------------------------------------------------ events */
 
+/* Longest GAP analysed as silence (windows without speech); longer ones
+ * restart the analysis after the gap (docs/element.md). */
+#define MAX_GAP_AS_SILENCE (10 * 60 * GST_SECOND)
+
 static void handle_gap(GstSerEmotion *self, GstEvent *event) {
   GstClockTime ts, dur;
   gst_event_parse_gap(event, &ts, &dur);
   if (!self->analyzer || !self->have_info || !GST_CLOCK_TIME_IS_VALID(dur)) return;
   sync_properties(self);
+  if (dur > MAX_GAP_AS_SILENCE) {
+    /* Analysing hours of silence sample by sample would stall the streaming
+     * thread; a gap this long is a new start, like a DISCONT. */
+    GST_DEBUG_OBJECT(self, "gap of %" GST_TIME_FORMAT ": analysis restarts after it", GST_TIME_ARGS(dur));
+    reset_analysis(self);
+    if (GST_CLOCK_TIME_IS_VALID(ts)) self->base_ts = ts + dur;
+    clear_pending(self);
+    return;
+  }
   guint rate = GST_AUDIO_INFO_RATE(&self->in_info);
   if (!GST_CLOCK_TIME_IS_VALID(self->base_ts)) {
     self->base_ts = GST_CLOCK_TIME_IS_VALID(ts) ? ts : 0;

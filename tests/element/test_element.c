@@ -309,6 +309,39 @@ GST_START_TEST(test_discont_continuing_no_reset) {
 }
 GST_END_TEST
 
+/* A GAP of days does not stall the streaming thread: the analysis restarts
+ * after it, and windows after it carry the post-gap timestamps. */
+GST_START_TEST(test_huge_gap_restarts) {
+  GstBus *bus;
+  GstHarness *h = seremotion_harness(&bus);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved");
+  gsize bytes;
+  guint8 *data = speech_bytes(GST_AUDIO_FORMAT_F32LE, 16000, 1, &bytes, NULL, NULL);
+  GstClockTime days = 3 * 24 * 3600 * GST_SECOND;
+  push_audio(h, data, 16000 * 1 * 4, 4, 16000, 160, 0, TRUE);
+  gint64 t0 = g_get_monotonic_time();
+  gst_harness_push_event(h, gst_event_new_gap(GST_SECOND, days));
+  fail_unless(g_get_monotonic_time() - t0 < 5 * G_USEC_PER_SEC, "a 3-day GAP took more than 5 s");
+  push_audio(h, data, bytes, 4, 16000, 160, GST_SECOND + days, TRUE);
+  gst_harness_push_event(h, gst_event_new_eos());
+  Results res = {0};
+  GstStructure *sum = collect(bus, &res);
+  fail_unless(sum != NULL);
+  fail_unless(res.n >= 2, "only %u windows after the gap", res.n);
+  for (guint i = 0; i < res.n; i++)
+    fail_unless(res.r[i].timestamp >= GST_SECOND + days, "window at %" GST_TIME_FORMAT " before the gap's end",
+                GST_TIME_ARGS(res.r[i].timestamp));
+  fail_unless_equals_uint64(res.r[0].timestamp, GST_SECOND + days);
+  gst_structure_free(sum);
+  results_clear(&res);
+  drain_buffers(h);
+  g_free(data);
+  gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE);
+  gst_object_unref(bus);
+}
+GST_END_TEST
+
 /* GAP = silence: windows inside the gap have no speech; time runs on. */
 GST_START_TEST(test_gap_is_silence) {
   GstBus *bus;
@@ -663,6 +696,7 @@ static Suite *element_suite(void) {
   tcase_add_test(tc, test_reset_caps);
   tcase_add_test(tc, test_discont_continuing_no_reset);
   tcase_add_test(tc, test_gap_is_silence);
+  tcase_add_test(tc, test_huge_gap_restarts);
   tcase_add_test(tc, test_eos_tail_and_summary);
   tcase_add_test(tc, test_tags_downstream);
   tcase_add_test(tc, test_property_while_playing);
