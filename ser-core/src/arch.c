@@ -147,10 +147,12 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
       l->padding = c->kernel / 2;
       l->dilation = 1;
       ch = c->channels[i];
+      /* Keras order: Conv1D(activation='relu') then BatchNormalization
+       * (docs/model-format.md, "paper") */
+      if (!(l = push(&b, SER_L_RELU))) goto oom_b;
       if (!(l = push(&b, SER_L_BATCHNORM))) goto oom_b;
       l->in_ch = ch;
       l->eps = 1e-3f; /* Keras' default */
-      if (!(l = push(&b, SER_L_RELU))) goto oom_b;
     }
     if (!(l = push(&b, SER_L_DROPOUT))) goto oom_b;
     l->p = c->dropout;
@@ -163,10 +165,10 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
     if (!(l = push(&b, SER_L_DENSE))) goto oom_b;
     l->in_ch = ch * out->in_len;
     l->out_ch = 64;
+    if (!(l = push(&b, SER_L_RELU))) goto oom_b;
     if (!(l = push(&b, SER_L_BATCHNORM))) goto oom_b;
     l->in_ch = 64;
     l->eps = 1e-3f;
-    if (!(l = push(&b, SER_L_RELU))) goto oom_b;
     ch = 64;
   } else {
     out->in_ch = dim;
