@@ -32,6 +32,7 @@ struct ser_tnet {
   size_t *act_n;   /* per sample at maximum shape */
   float *g0, *g1;  /* gradient ping-pong, batch * max act */
   float *col, *dcol; /* im2col scratch (one sample) */
+  double *bn_part, *bn_tot; /* batch-norm partial and total sums, 2 * max channels + 1 */
   size_t n_params;
   size_t sync_doubles;
   ser_tsync *sync;
@@ -183,6 +184,8 @@ void ser_tnet_free(ser_tnet *t) {
   free(t->g1);
   free(t->col);
   free(t->dcol);
+  free(t->bn_part);
+  free(t->bn_tot);
   free(t->cur_c);
   free(t->cur_t);
   free(t);
@@ -214,7 +217,7 @@ ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames, se
   t->cur_t = calloc(t->n_layers + 1, sizeof *t->cur_t);
   if (!t->ly || !t->act || !t->act_n || !t->cur_c || !t->cur_t) goto oom;
   uint32_t c = spec->in_ch, tt = frames;
-  size_t maxact = (size_t)c * tt, maxcol = 1;
+  size_t maxact = (size_t)c * tt, maxcol = 1, maxbn = 1;
   t->act_n[0] = (size_t)c * tt;
   for (uint32_t i = 0; i < t->n_layers; i++) {
     tlayer *L = &t->ly[i];
@@ -239,6 +242,7 @@ ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames, se
       L->mean = calloc(c, sizeof(double));
       L->invstd = calloc(c, sizeof(double));
       if (!L->mean || !L->invstd) goto oom;
+      if (2 * (size_t)c + 1 > maxbn) maxbn = 2 * (size_t)c + 1;
       L->slot_off = t->sync_doubles;
       t->sync_doubles += 4 * (size_t)c + 2; /* forward and backward: 2c sums + count */
       break;
@@ -283,7 +287,9 @@ ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames, se
   t->g1 = malloc(batch * maxact * sizeof(float));
   t->col = malloc(maxcol * sizeof(float));
   t->dcol = malloc(maxcol * sizeof(float));
-  if (!t->g0 || !t->g1 || !t->col || !t->dcol) goto oom;
+  t->bn_part = malloc(maxbn * sizeof(double));
+  t->bn_tot = malloc(maxbn * sizeof(double));
+  if (!t->g0 || !t->g1 || !t->col || !t->dcol || !t->bn_part || !t->bn_tot) goto oom;
   return t;
 oom:
   ser_fail(err, "training: out of memory");
@@ -392,9 +398,7 @@ static void bn_fwd(ser_tnet *t, tlayer *L, uint32_t b, uint32_t c, uint32_t tt, 
   float *gamma = l->params, *beta = gamma + c, *rm = beta + c, *rv = rm + c;
   size_t per = (size_t)c * tt;
   if (training) {
-    double *part = malloc((2 * (size_t)c + 1) * sizeof(double));
-    double *tot = malloc((2 * (size_t)c + 1) * sizeof(double));
-    if (!part || !tot) abort();
+    double *part = t->bn_part, *tot = t->bn_tot;
     for (uint32_t ch = 0; ch < c; ch++) {
       double s1 = 0, s2 = 0;
       for (uint32_t s = 0; s < b; s++) {
@@ -422,8 +426,6 @@ static void bn_fwd(ser_tnet *t, tlayer *L, uint32_t b, uint32_t c, uint32_t tt, 
         rv[ch] = (float)(0.9 * rv[ch] + 0.1 * unb);
       }
     }
-    free(part);
-    free(tot);
   } else {
     for (uint32_t ch = 0; ch < c; ch++) {
       L->mean[ch] = rm[ch];
@@ -447,9 +449,7 @@ static void bn_bwd(ser_tnet *t, tlayer *L, uint32_t b, uint32_t c, uint32_t tt, 
   ser_layer *l = L->l;
   const float *gamma = l->params;
   size_t per = (size_t)c * tt;
-  double *part = malloc((2 * (size_t)c + 1) * sizeof(double));
-  double *tot = malloc((2 * (size_t)c + 1) * sizeof(double));
-  if (!part || !tot) abort();
+  double *part = t->bn_part, *tot = t->bn_tot;
   for (uint32_t ch = 0; ch < c; ch++) {
     double sd = 0, sdx = 0;
     for (uint32_t s = 0; s < b; s++) {
@@ -487,8 +487,6 @@ static void bn_bwd(ser_tnet *t, tlayer *L, uint32_t b, uint32_t c, uint32_t tt, 
       }
     }
   }
-  free(part);
-  free(tot);
 }
 
 /* ---- pools -------------------------------------------------------------- */

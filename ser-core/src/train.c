@@ -64,6 +64,9 @@ typedef struct worker {
 
 struct pool {
   pthread_barrier_t start, end;
+  pthread_mutex_t go_lock;
+  pthread_cond_t go_cond;
+  int go; /* 1: all threads started, use the barriers; -1: give up (a thread could not start) */
   ser_tsync sync;
   int quit;
   uint32_t n;
@@ -266,6 +269,12 @@ static void worker_job(worker *w) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
+  pool *P = w->P;
+  pthread_mutex_lock(&P->go_lock);
+  while (!P->go) pthread_cond_wait(&P->go_cond, &P->go_lock);
+  int go = P->go;
+  pthread_mutex_unlock(&P->go_lock);
+  if (go < 0) return NULL;
   for (;;) {
     pthread_barrier_wait(&w->P->start);
     if (w->P->quit) break;
@@ -285,6 +294,8 @@ static void pool_free(pool *P) {
       pthread_barrier_destroy(&P->start);
       pthread_barrier_destroy(&P->end);
       pthread_barrier_destroy(&P->sync.bar);
+      pthread_mutex_destroy(&P->go_lock);
+      pthread_cond_destroy(&P->go_cond);
     }
     for (uint32_t i = 0; i < P->n; i++) {
       worker *w = &P->w[i];
@@ -338,24 +349,38 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
     pthread_barrier_init(&P->start, NULL, n);
     pthread_barrier_init(&P->end, NULL, n);
     for (uint32_t i = 0; i < n; i++) ser_tnet_set_sync(P->w[i].net, &P->sync, i);
-    for (uint32_t i = 1; i < n; i++) {
-      if (pthread_create(&P->w[i].th, NULL, worker_main, &P->w[i]) != 0) {
-        /* cannot start: run single-threaded instead is not possible with
-         * the barriers initialised for n; report */
-        P->n = i;
-        ser_fail(err, "training: cannot start thread %u", i);
-        /* release the started ones */
-        goto fail_threads;
+    pthread_mutex_init(&P->go_lock, NULL);
+    pthread_cond_init(&P->go_cond, NULL);
+    uint32_t started = 1;
+    for (uint32_t i = 1; i < n; i++, started++)
+      if (pthread_create(&P->w[i].th, NULL, worker_main, &P->w[i]) != 0) break;
+    pthread_mutex_lock(&P->go_lock);
+    P->go = started == n ? 1 : -1;
+    pthread_cond_broadcast(&P->go_cond);
+    pthread_mutex_unlock(&P->go_lock);
+    if (started < n) {
+      for (uint32_t i = 1; i < started; i++) pthread_join(P->w[i].th, NULL);
+      ser_fail(err, "training: cannot start worker thread %u of %u (try --threads %u)", started + 1, n, started);
+      P->n = 1; /* no threads running: free without the barrier handshake */
+      pthread_barrier_destroy(&P->start);
+      pthread_barrier_destroy(&P->end);
+      pthread_barrier_destroy(&P->sync.bar);
+      for (uint32_t i = 1; i < n; i++) {
+        worker *w = &P->w[i];
+        ser_tnet_free(w->net);
+        free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
+        w->net = NULL;
+        w->grad = w->x = w->probs = w->weights = NULL;
+        w->labels = NULL;
+        w->seeds = NULL;
       }
+      pthread_mutex_destroy(&P->go_lock);
+      pthread_cond_destroy(&P->go_cond);
+      pool_free(P);
+      return NULL;
     }
   }
   return P;
-fail_threads : {
-  /* started threads wait on `start` with count n; we cannot satisfy it
-   * safely, so detach them by exiting the process path: this is only hit
-   * when the system refuses threads */
-  abort();
-}
 oom:
   ser_fail(err, "training: out of memory");
 fail:
