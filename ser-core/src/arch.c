@@ -22,15 +22,15 @@ void ser_arch_config_default(ser_arch_config *c, uint32_t arch) {
     return;
   }
   c->n_channels = 4;
-  c->channels[0] = 64;
-  c->channels[1] = 128;
-  c->channels[2] = 256;
-  c->channels[3] = 256;
+  c->channels[0] = 32;
+  c->channels[1] = 64;
+  c->channels[2] = 128;
+  c->channels[3] = 128;
   c->kernel = 5;
   c->cbam_from = 2;
   c->reduction = 8;
   c->sa_kernel = 7;
-  c->dropout = 0.4f;
+  c->dropout = 0.3f;
   c->window_s = 2.0f;
 }
 

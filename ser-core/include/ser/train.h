@@ -15,12 +15,12 @@ extern "C" {
 typedef struct ser_arch_config {
   uint32_t arch;          /* ser_arch */
   uint32_t n_channels;    /* temporal: conv blocks (<= 8) */
-  uint32_t channels[8];   /* temporal: output channels per block; 64,128,256,256 */
+  uint32_t channels[8];   /* temporal: output channels per block; 32,64,128,128 */
   uint32_t kernel;        /* temporal: conv kernel (odd); 5 */
   uint32_t cbam_from;     /* temporal: CBAM after blocks with index >= this (0-based); 2 */
   uint32_t reduction;     /* channel attention reduction; 8 (paper: 16) */
   uint32_t sa_kernel;     /* spatial attention kernel (odd); 7 */
-  float dropout;          /* before the classifier; 0.4 (paper: 0.2) */
+  float dropout;          /* before the classifier; 0.3 (paper: 0.2) */
   float window_s;         /* temporal: training window / default analysis window; 2.0 s */
 } ser_arch_config;
 
