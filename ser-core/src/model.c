@@ -163,17 +163,20 @@ int ser_layer_out_shape(const ser_layer *l, uint32_t i, uint32_t c, uint32_t t,
 
 /* Smallest input length (frames) for which every layer has >= 1 frame out. */
 static uint32_t spec_min_frames(const ser_model_spec *s) {
-  uint64_t need = 1;
+  /* In double: the layer fields may still be unvalidated (any uint32), and
+   * products of them overflow 64-bit integers; every value that matters is
+   * far below 2^53, where double is exact. */
+  double need = 1;
   for (uint32_t j = s->n_layers; j-- > 0;) {
     const ser_layer *l = &s->layers[j];
-    int64_t n = (int64_t)need;
+    double n = need;
     switch (l->kind) {
     case SER_L_CONV1D:
-      n = (n - 1) * l->stride + (int64_t)l->dilation * (l->kernel - 1) + 1 - 2 * (int64_t)l->padding;
+      n = (n - 1) * l->stride + (double)l->dilation * ((double)l->kernel - 1) + 1 - 2 * (double)l->padding;
       break;
     case SER_L_MAXPOOL:
     case SER_L_AVGPOOL:
-      n = (n - 1) * l->stride + l->kernel - 2 * (int64_t)l->padding;
+      n = (n - 1) * l->stride + (double)l->kernel - 2 * (double)l->padding;
       break;
     case SER_L_GLOBAL_POOL:
       n = 1;
@@ -181,9 +184,9 @@ static uint32_t spec_min_frames(const ser_model_spec *s) {
     default:
       break;
     }
-    if (n < 1) n = 1;
-    if (n > (int64_t)UINT32_MAX) n = UINT32_MAX;
-    need = (uint64_t)n;
+    if (!(n >= 1)) n = 1;
+    if (n > (double)UINT32_MAX) n = UINT32_MAX;
+    need = n;
   }
   return (uint32_t)need;
 }

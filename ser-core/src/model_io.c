@@ -201,8 +201,12 @@ static int read_layers(const ctx *x, cur *c, ser_model_spec *s) {
     const char *kn = ser_layer_kind_name(l->kind);
     if (l->kind < SER_L_CONV1D || l->kind > SER_L_SOFTMAX)
       return FAIL("layer %u: unknown layer kind %u", i, l->kind);
-    if (l->in_ch > SER_MAX_CH || l->out_ch > SER_MAX_CH)
-      return FAIL("layer %u (%s): %u -> %u channels, the limit is %u", i, kn, l->in_ch, l->out_ch, SER_MAX_CH);
+    /* a dense layer's input is a flattened tensor (the paper network's is
+     * 256 x 2376), so it may be as wide as any tensor */
+    uint32_t max_in = l->kind == SER_L_DENSE ? SER_MAX_TENSOR : SER_MAX_CH;
+    if (l->in_ch > max_in || l->out_ch > SER_MAX_CH)
+      return FAIL("layer %u (%s): %u -> %u channels, the limits are %u -> %u", i, kn, l->in_ch, l->out_ch,
+                  max_in, SER_MAX_CH);
     if (l->kernel > SER_MAX_KERNEL)
       return FAIL("layer %u (%s): kernel %u is more than the limit %u", i, kn, l->kernel, SER_MAX_KERNEL);
     uint32_t want = ser_layer_param_count(l);

@@ -196,7 +196,7 @@ static void test_bad_files(void) {
   RESET();
   set32(b + lay + 12 + 4 + 8, 65537); /* layer 0 out_ch */
   refix(b, n);
-  expect_fail(b, n, "layer 0 (conv1d): 13 -> 65537 channels, the limit is 65536", "channels");
+  expect_fail(b, n, "layer 0 (conv1d): 13 -> 65537 channels, the limits are 65536 -> 65536", "channels");
   RESET();
   set32(b + lay + 12 + 4 + 12, 5000); /* layer 0 kernel */
   refix(b, n);
@@ -345,6 +345,51 @@ static void test_spec_check(void) {
   free(orig);
 }
 
+/* A dense layer fed by a flatten may be wider than the channel limit (the
+ * paper network's is 256 x 2376): such a model writes, reads back and runs. */
+static void test_wide_dense(void) {
+  ser_model_spec s;
+  memset(&s, 0, sizeof s);
+  ser_feature_params_default(&s.feat);
+  s.arch = SER_ARCH_PAPER;
+  s.in_ch = 1;
+  s.in_len = 300;
+  static char l0[] = "a", l1[] = "b";
+  char *labels[] = {l0, l1};
+  s.n_labels = 2;
+  s.labels = labels;
+  ser_layer layers[4];
+  memset(layers, 0, sizeof layers);
+  layers[0] = (ser_layer){.kind = SER_L_CONV1D, .in_ch = 1, .out_ch = 256, .kernel = 1, .stride = 1, .dilation = 1};
+  layers[1] = (ser_layer){.kind = SER_L_FLATTEN};
+  layers[2] = (ser_layer){.kind = SER_L_DENSE, .in_ch = 256 * 300, .out_ch = 2};
+  layers[3] = (ser_layer){.kind = SER_L_SOFTMAX};
+  for (int i = 0; i < 4; i++) {
+    layers[i].n_params = ser_layer_param_count(&layers[i]);
+    layers[i].params = layers[i].n_params ? calloc(layers[i].n_params, sizeof(float)) : NULL;
+    for (uint32_t k = 0; k < layers[i].n_params; k++) layers[i].params[k] = (float)((k * 2654435761u) % 1000) * 1e-6f;
+  }
+  s.n_layers = 4;
+  s.layers = layers;
+  ser_error e = {{0}};
+  void *buf = NULL;
+  size_t n = 0;
+  CHECK(ser_model_spec_write_mem(&s, &buf, &n, &e) == 0, "write: %s", e.msg);
+  ser_model *m = buf ? ser_model_load_mem(buf, n, &e) : NULL;
+  CHECK(m != NULL, "a 76800-wide dense layer is refused: %s", e.msg);
+  if (m) {
+    ser_net *net = ser_net_new(m, 300, &e);
+    CHECK(net != NULL, "net: %s", e.msg);
+    float x[300], p[2];
+    for (int i = 0; i < 300; i++) x[i] = (float)i / 300.0f;
+    if (net) CHECK(ser_net_forward(net, x, 300, p, &e) == 0 && fabsf(p[0] + p[1] - 1.0f) < 1e-5f, "forward: %s", e.msg);
+    ser_net_free(net);
+    ser_model_unref(m);
+  }
+  free(buf);
+  for (int i = 0; i < 4; i++) free(layers[i].params);
+}
+
 static void test_default_model(void) {
   ser_error e;
   ser_model *m = ser_model_default(&e);
@@ -387,5 +432,6 @@ int main(void) {
   test_bad_files();
   test_spec_check();
   test_default_model();
+  test_wide_dense();
   return finish("test_format");
 }
