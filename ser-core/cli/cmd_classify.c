@@ -9,6 +9,9 @@
 
 #include "../src/wav.h"
 #include "cli.h"
+
+/* --utterance: longest file classified as a single window (seconds). */
+#define UTTERANCE_MAX_S 30.0
 #include "ser.h"
 
 enum { FMT_JSONL, FMT_CSV, FMT_VTT };
@@ -24,7 +27,8 @@ static void usage(FILE *f) {
           "  --model M             .sermodel file (default: the built-in model)\n"
           "  --window S            window length in seconds (default: the model's)\n"
           "  --interval S          seconds between window starts (default 0.5)\n"
-          "  --utterance           one result per file: the whole file as one input\n"
+          "  --utterance           one result per file: the whole file as one input (files over\n"
+          "                        30 s: the average of 30 s windows every 15 s)\n"
           "  --format F            jsonl (default), csv or vtt\n"
           "  --speech-threshold DB a window whose level (mean of its loudest 15%% of\n"
           "                        frames) is below DB dBFS holds no speech (default %.0f)\n"
@@ -400,8 +404,12 @@ int cmd_classify(int argc, char **argv) {
       ser_analyzer_config uc = cfg;
       uint64_t len = n > min_samples ? n : min_samples;
       if (ser_model_arch(m) != SER_ARCH_PAPER) {
-        uc.window = len;
-        uc.interval = len;
+        /* files up to UTTERANCE_MAX_S are one window; longer ones are the
+         * average of UTTERANCE_MAX_S windows every half of that, so memory
+         * does not grow with the file */
+        uint64_t max_len = (uint64_t)(UTTERANCE_MAX_S * rate);
+        uc.window = len <= max_len ? len : max_len;
+        uc.interval = len <= max_len ? len : max_len / 2;
       }
       uc.smoothing = 0;
       ser_analyzer *ua = ser_analyzer_new(m, &uc, &e);
