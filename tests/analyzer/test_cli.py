@@ -152,6 +152,17 @@ def run(tmp):
                                           for r in s), "silence")
     rc, out, _ = ser("--utterance", sil)
     check(rc == 0 and json.loads(out)["emotion"] == "none", "silent utterance")
+    # --utterance on a file longer than 30 s: averaged 30 s windows, one line, speech found
+    longf = os.path.join(tmp, "long.wav")
+    with wave.open(SPEECH) as r, wave.open(longf, "wb") as w:
+        w.setparams(r.getparams())
+        frames = r.readframes(r.getnframes())
+        for _ in range(int(75 * r.getframerate() / r.getnframes()) + 1):
+            w.writeframes(frames)
+    rc, out, err = ser("--utterance", longf)
+    lu = [json.loads(l) for l in out.splitlines()]
+    check(rc == 0 and len(lu) == 1 and lu[0]["duration"] > 70 and lu[0]["emotion"] != "none"
+          and abs(sum(lu[0]["scores"].values()) - 1) < 1e-3, f"75 s utterance: exit {rc} {err!r} {out[:200]!r}")
     rc, out, _ = ser("--format", "vtt", sil)
     check(rc == 0 and "-->" not in out, "no cue for silence")
 
