@@ -208,3 +208,9 @@ guint drain_buffers(GstHarness *h) {
   }
   return n;
 }
+
+void seremotion_harness_teardown(GstHarness *h, GstBus *bus) {
+  gst_harness_teardown(h);
+  gst_bus_set_flushing(bus, TRUE);
+  gst_object_unref(bus);
+}

@@ -38,6 +38,10 @@ gchar *caps_string(GstAudioFormat fmt, gint rate, gint channels);
 
 /* A harness around seremotion with its own bus. */
 GstHarness *seremotion_harness(GstBus **bus);
+/* Tears down a harness from seremotion_harness() and releases its bus: the
+ * teardown's messages hold the element, which holds the bus, so the bus is
+ * set flushing first. */
+void seremotion_harness_teardown(GstHarness *h, GstBus *bus);
 /* Pushes `bytes` as buffers of `chunk_frames` frames, timestamped from ts0. */
 void push_audio(GstHarness *h, const guint8 *data, gsize bytes, gint bpf, gint rate, gsize chunk_frames,
                 GstClockTime ts0, gboolean first_discont);

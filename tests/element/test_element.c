@@ -78,9 +78,7 @@ GST_START_TEST(test_passthrough_pointer_equal) {
     gst_structure_free(sum);
     results_clear(&res);
     g_free(data);
-    gst_harness_teardown(h);
-    gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-    gst_object_unref(bus);
+    seremotion_harness_teardown(h, bus);
   }
 }
 GST_END_TEST
@@ -163,9 +161,7 @@ GST_START_TEST(test_timestamps_exact) {
   g_array_free(meta_buf_end, TRUE);
   results_clear(&res);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -194,9 +190,7 @@ GST_START_TEST(test_one_long_buffer) {
   gst_buffer_unref(out);
   results_clear(&res);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -272,9 +266,7 @@ static void check_reset(ResetKind kind) {
   results_clear(&after);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 
 GST_START_TEST(test_reset_discont) { check_reset(RESET_DISCONT); }
@@ -303,9 +295,7 @@ GST_START_TEST(test_discont_continuing_no_reset) {
   results_clear(&res);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -336,9 +326,7 @@ GST_START_TEST(test_huge_gap_restarts) {
   results_clear(&res);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE);
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -378,9 +366,7 @@ GST_START_TEST(test_gap_is_silence) {
   results_clear(&res);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -447,9 +433,7 @@ GST_START_TEST(test_eos_tail_and_summary) {
     results_clear(&res);
     drain_buffers(h);
     g_free(data);
-    gst_harness_teardown(h);
-    gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-    gst_object_unref(bus);
+    seremotion_harness_teardown(h, bus);
   }
 }
 GST_END_TEST
@@ -513,9 +497,7 @@ GST_START_TEST(test_tags_downstream) {
   results_clear(&res);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -560,9 +542,7 @@ GST_START_TEST(test_property_while_playing) {
   results_clear(&d);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 
@@ -594,9 +574,7 @@ GST_START_TEST(test_window_while_playing) {
   results_clear(&b);
   drain_buffers(h);
   g_free(data);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 GST_END_TEST
 

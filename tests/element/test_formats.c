@@ -34,11 +34,7 @@ static void run(const gfloat *x, gsize n, gint rate, GstAudioFormat fmt, gint ch
   gst_structure_free(summary);
   g_free(data);
   g_free(caps);
-  gst_harness_teardown(h);
-  /* drop the state-change messages of the teardown: they hold the element,
-   * which holds the bus (a cycle that would leak both) */
-  gst_bus_set_flushing(bus, TRUE);
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 
 static void compare(const Results *ref, const Results *got, const gchar *what) {

@@ -67,9 +67,7 @@ static void check_nan(gint rate, gint ch) {
   drain_buffers(h);
   g_free(data);
   g_free(x);
-  gst_harness_teardown(h);
-  gst_bus_set_flushing(bus, TRUE); /* teardown's messages hold the element, which holds the bus */
-  gst_object_unref(bus);
+  seremotion_harness_teardown(h, bus);
 }
 
 GST_START_TEST(test_nan_f32_mono_16k) { check_nan(16000, 1); }
