@@ -53,6 +53,29 @@ static ser_layer *push(lbuild *b, uint32_t kind) {
   return l;
 }
 
+/* A "same"-padded, stride-1 conv1d; its weights are initialised later. */
+static ser_layer *push_conv(lbuild *b, uint32_t in_ch, uint32_t out_ch, uint32_t kernel) {
+  ser_layer *l = push(b, SER_L_CONV1D);
+  if (l) {
+    l->in_ch = in_ch;
+    l->out_ch = out_ch;
+    l->kernel = kernel;
+    l->stride = 1;
+    l->padding = kernel / 2;
+    l->dilation = 1;
+  }
+  return l;
+}
+
+static ser_layer *push_bn(lbuild *b, uint32_t ch, float eps) {
+  ser_layer *l = push(b, SER_L_BATCHNORM);
+  if (l) {
+    l->in_ch = ch;
+    l->eps = eps;
+  }
+  return l;
+}
+
 static void init_uniform(ser_rng *r, float *p, size_t n, float bound) {
   for (size_t i = 0; i < n; i++) p[i] = (2.f * ser_rng_uniform(r) - 1.f) * bound;
 }
@@ -139,20 +162,11 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
     out->clip_samples = (uint32_t)wsamp;
     ch = 1;
     for (uint32_t i = 0; i < c->n_channels; i++) {
-      if (!(l = push(&b, SER_L_CONV1D))) goto oom_b;
-      l->in_ch = ch;
-      l->out_ch = c->channels[i];
-      l->kernel = c->kernel;
-      l->stride = 1;
-      l->padding = c->kernel / 2;
-      l->dilation = 1;
+      if (!push_conv(&b, ch, c->channels[i], c->kernel)) goto oom_b;
       ch = c->channels[i];
       /* Keras order: Conv1D(activation='relu') then BatchNormalization
-       * (docs/model-format.md, "paper") */
-      if (!(l = push(&b, SER_L_RELU))) goto oom_b;
-      if (!(l = push(&b, SER_L_BATCHNORM))) goto oom_b;
-      l->in_ch = ch;
-      l->eps = 1e-3f; /* Keras' default */
+       * (docs/model-format.md, "paper"); eps is Keras' default */
+      if (!push(&b, SER_L_RELU) || !push_bn(&b, ch, 1e-3f)) goto oom_b;
     }
     if (!(l = push(&b, SER_L_DROPOUT))) goto oom_b;
     l->p = c->dropout;
@@ -165,10 +179,7 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
     if (!(l = push(&b, SER_L_DENSE))) goto oom_b;
     l->in_ch = ch * out->in_len;
     l->out_ch = 64;
-    if (!(l = push(&b, SER_L_RELU))) goto oom_b;
-    if (!(l = push(&b, SER_L_BATCHNORM))) goto oom_b;
-    l->in_ch = 64;
-    l->eps = 1e-3f;
+    if (!push(&b, SER_L_RELU) || !push_bn(&b, 64, 1e-3f)) goto oom_b;
     ch = 64;
   } else {
     out->in_ch = dim;
@@ -176,18 +187,9 @@ int ser_arch_build(const ser_arch_config *c, const ser_feature_params *feat,
     out->clip_samples = 0;
     ch = dim;
     for (uint32_t i = 0; i < c->n_channels; i++) {
-      if (!(l = push(&b, SER_L_CONV1D))) goto oom_b;
-      l->in_ch = ch;
-      l->out_ch = c->channels[i];
-      l->kernel = c->kernel;
-      l->stride = 1;
-      l->padding = c->kernel / 2;
-      l->dilation = 1;
+      if (!push_conv(&b, ch, c->channels[i], c->kernel)) goto oom_b;
       ch = c->channels[i];
-      if (!(l = push(&b, SER_L_BATCHNORM))) goto oom_b;
-      l->in_ch = ch;
-      l->eps = 1e-5f;
-      if (!(l = push(&b, SER_L_RELU))) goto oom_b;
+      if (!push_bn(&b, ch, 1e-5f) || !push(&b, SER_L_RELU)) goto oom_b;
       if (i >= c->cbam_from) {
         if (!(l = push(&b, SER_L_CHANNEL_ATT))) goto oom_b;
         l->in_ch = ch;
