@@ -25,6 +25,7 @@ typedef struct {
   uint32_t first, last; /* compiled layers [first, last) */
   uint32_t k, s, p, d;
   uint32_t cin, cout;
+  int conv;      /* led by a conv1d: computes only the positions it needs */
   uint32_t S;    /* cumulative stride after this stage */
   uint32_t cap; /* ring positions per node */
   uint32_t tmax; /* longest output over a window of max_frames */
@@ -121,6 +122,7 @@ int ser_reuse_new(ser_net *net, const ser_model *m, uint32_t max_frames,
       if (p % s != 0 || r->nst == MAX_STAGES || S * s > 4096) break;
       stage *g = &r->st[r->nst++];
       g->first = i;
+      g->conv = kind == SER_L_CONV1D;
       g->k = k;
       g->s = s;
       g->p = p;
@@ -185,11 +187,12 @@ oom:
   return ser_fail(err, "analyzer: out of memory");
 }
 
-/* Run stage g on x (cin, t); output into r->yout. Returns output length or -1. */
-static int64_t run_stage(ser_reuse *r, const stage *g, const float *x, uint32_t t) {
+/* Run stage g on x (cin, t), its conv padded with (pl, pr) zeros (pl < 0:
+ * its own padding); output into r->yout. Returns output length or -1. */
+static int64_t run_stage(ser_reuse *r, const stage *g, const float *x, uint32_t t, int32_t pl, int32_t pr) {
   uint32_t oc, ot;
-  if (ser_net_forward_layers(r->net, g->first, g->last, x, g->cin, t, r->yout, r->yout_cap,
-                             &oc, &ot, NULL) < 0 || oc != g->cout)
+  if (ser_net_forward_layers_padded(r->net, g->first, g->last, x, g->cin, t, pl, pr, r->yout, r->yout_cap,
+                                    &oc, &ot, NULL) < 0 || oc != g->cout)
     return -1;
   return ot;
 }
@@ -235,8 +238,10 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
       }
     }
   }
-  int64_t ot = run_stage(r, g, r->xin, t);
-  uint32_t r0 = g->p / g->s, cnt = (uint32_t)(mb - m0);
+  /* a conv stage runs unpadded on exactly the receptive field of the new
+   * positions; a pool stage runs padded and drops its first p/s outputs */
+  int64_t ot = g->conv ? run_stage(r, g, r->xin, t, 0, 0) : run_stage(r, g, r->xin, t, -1, -1);
+  uint32_t r0 = g->conv ? 0 : g->p / g->s, cnt = (uint32_t)(mb - m0);
   if (ot < (int64_t)(r0 + cnt)) return -1;
   for (uint32_t c = 0; c < g->cout; c++) {
     const float *src = r->yout + (size_t)c * ot + r0;
@@ -263,7 +268,7 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
                         float *wout, uint32_t tout, uint32_t cl, uint32_t cr) {
   const stage *g = &r->st[i];
   if (cr <= cl) { /* nothing shared: the whole stage */
-    int64_t ot = run_stage(r, g, win, tin);
+    int64_t ot = run_stage(r, g, win, tin, -1, -1);
     if (ot != tout) return -1;
     memcpy(wout, r->yout, (size_t)g->cout * tout * sizeof(float));
     return 0;
@@ -293,13 +298,32 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
     if (x > tin) x = tin;
     for (uint32_t c = 0; c < g->cin; c++)
       memcpy(r->xin + (size_t)c * x, win + (size_t)c * tin, (size_t)x * sizeof(float));
-    int64_t ot = run_stage(r, g, r->xin, (uint32_t)x);
+    /* a conv needs the window's padding on the left only (and on the right
+     * too when the slice reaches the window's end) */
+    int32_t pl = g->conv ? (int32_t)g->p : -1, pr = x == tin ? pl : 0;
+    int64_t ot = run_stage(r, g, r->xin, (uint32_t)x, pl, pr);
     if (ot < cl) return -1;
     for (uint32_t c = 0; c < g->cout; c++)
       memcpy(wout + (size_t)c * tout, r->yout + (size_t)c * ot, cl * sizeof(float));
   }
-  /* right edge [cr, tout): input slice [y, tin), y = cc * s */
-  if (cr < tout) {
+  /* right edge [cr, tout) */
+  if (cr < tout && g->conv) {
+    /* the receptive field of cr onwards, with the window's right padding:
+     * output j is window position m0 + j */
+    int64_t y = (int64_t)cr * g->s - g->p;
+    uint32_t m0 = cr;
+    int32_t pl = 0;
+    if (y < 0) y = 0, m0 = 0, pl = (int32_t)g->p;
+    if ((uint64_t)y >= tin) return -1;
+    uint32_t t = (uint32_t)(tin - (uint64_t)y);
+    for (uint32_t c = 0; c < g->cin; c++)
+      memcpy(r->xin + (size_t)c * t, win + (size_t)c * tin + y, (size_t)t * sizeof(float));
+    int64_t ot = run_stage(r, g, r->xin, t, pl, (int32_t)g->p);
+    if (ot != (int64_t)tout - m0) return -1;
+    for (uint32_t c = 0; c < g->cout; c++)
+      memcpy(wout + (size_t)c * tout + cr, r->yout + (size_t)c * ot + (cr - m0), (tout - cr) * sizeof(float));
+  } else if (cr < tout) {
+    /* input slice [y, tin), y = cc * s, with the stage's own padding */
     int64_t cc = (int64_t)cr - (g->p + g->s - 1) / g->s;
     if (cc < 0) cc = 0;
     uint64_t y = (uint64_t)cc * g->s;
@@ -307,7 +331,7 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
     uint32_t t = (uint32_t)(tin - y);
     for (uint32_t c = 0; c < g->cin; c++)
       memcpy(r->xin + (size_t)c * t, win + (size_t)c * tin + y, (size_t)t * sizeof(float));
-    int64_t ot = run_stage(r, g, r->xin, t);
+    int64_t ot = run_stage(r, g, r->xin, t, -1, -1);
     if (ot != (int64_t)tout - cc) return -1;
     uint32_t n = tout - cr;
     for (uint32_t c = 0; c < g->cout; c++)

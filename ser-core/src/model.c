@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_fast.h"
 #include "model_internal.h"
 
 static const char *const kind_names[] = {
@@ -477,6 +478,30 @@ void ser_op_out_shape(const ser_op *o, uint32_t c, uint32_t t, uint32_t *oc, uin
   }
 }
 
+/* Stride-1 convolutions get a packed copy of their (folded) weights when the
+ * fast kernel runs on this CPU. */
+static int pack_convs(ser_model *m) {
+  if (!ser_conv_fast_ok()) return 0;
+  size_t total = 0;
+  for (uint32_t i = 0; i < m->n_ops; i++) {
+    const ser_op *o = &m->ops[i];
+    if (o->kind == SER_OP_CONV && o->stride == 1) total += ser_conv_packed_floats(o->out_ch, o->in_ch, o->kernel);
+  }
+  if (!total) return 0;
+  void *p = NULL;
+  if (posix_memalign(&p, 64, total * sizeof(float))) return -1;
+  m->packed = p;
+  float *w = m->packed;
+  for (uint32_t i = 0; i < m->n_ops; i++) {
+    ser_op *o = &m->ops[i];
+    if (o->kind != SER_OP_CONV || o->stride != 1) continue;
+    ser_conv_pack(o->w, o->out_ch, o->in_ch, o->kernel, w);
+    o->wp = w;
+    w += ser_conv_packed_floats(o->out_ch, o->in_ch, o->kernel);
+  }
+  return 0;
+}
+
 static ser_model *compile(ser_model_spec *owned, ser_error *err) {
   ser_model *m = calloc(1, sizeof *m);
   if (!m) {
@@ -609,6 +634,10 @@ static ser_model *compile(ser_model_spec *owned, ser_error *err) {
     n++;
   }
   m->n_ops = n;
+  if (pack_convs(m)) {
+    ser_fail(err, "model: out of memory for packed weights");
+    goto fail;
+  }
   m->min_frames = s->arch == SER_ARCH_PAPER ? s->in_len : spec_min_frames(s);
   atomic_init(&m->refs, 1);
   return m;
@@ -616,6 +645,7 @@ fail:
   ser_model_spec_clear(&m->spec);
   free(m->ops);
   free(m->weights);
+  free(m->packed);
   free(m);
   return NULL;
 }
@@ -654,6 +684,7 @@ void ser_model_unref(ser_model *m) {
   ser_model_spec_clear(&m->spec);
   free(m->ops);
   free(m->weights);
+  free(m->packed);
   free(m);
 }
 

@@ -43,6 +43,7 @@ typedef struct ser_op {
   uint32_t kind;
   uint32_t in_ch, out_ch, kernel, stride, padding, dilation, hidden, mode;
   const float *w, *b, *w2, *b2; /* into ser_model.weights */
+  const float *wp; /* conv: weights packed for ser_conv_fast(), or NULL */
 } ser_op;
 
 struct ser_model {
@@ -51,6 +52,7 @@ struct ser_model {
   uint32_t n_ops;
   ser_op *ops;
   float *weights; /* folded parameters for all ops */
+  float *packed;  /* packed conv weights (conv_fast.h), or NULL */
   uint32_t min_frames;
   uint64_t n_params;
 };

@@ -1,7 +1,9 @@
-/* Inference: runs a compiled ser_model on OpenBLAS. Tensors are (C, T)
- * row-major. A conv1d is im2col + one sgemm: Y[out_ch][T_out] =
- * W[out_ch][in_ch*k] x col[in_ch*k][T_out]. All memory is allocated by
- * ser_net_new(); ser_net_forward() allocates nothing. */
+/* Inference: runs a compiled ser_model. Tensors are (C, T) row-major.
+ * A stride-1 conv1d runs the AVX-512 direct kernel of conv_fast.c on
+ * weights packed at load (with a following ReLU fused in) when the CPU has
+ * it; otherwise, and for strided convs, it is im2col + one OpenBLAS sgemm:
+ * Y[out_ch][T_out] = W[out_ch][in_ch*k] x col[in_ch*k][T_out]. All memory is
+ * allocated by ser_net_new(); ser_net_forward() allocates nothing. */
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_fast.h"
 #include "model_internal.h"
 #include "ser/net.h"
 
@@ -27,6 +30,14 @@ void ser_blas_single_thread(void) { pthread_once(&blas_once, blas_one); }
 
 static int conv_direct(const ser_op *o) {
   return o->kernel == 1 && o->stride == 1 && o->padding == 0;
+}
+
+/* Scratch floats a conv needs for an input of t frames and output of ot:
+ * the im2col matrix, or the zero-padded input of the fast kernel. */
+static uint64_t conv_scratch(const ser_op *o, uint32_t t, uint32_t ot) {
+  if (o->wp) return o->padding ? (uint64_t)o->in_ch * (t + 2ull * o->padding) : 0;
+  /* (a padding override never exceeds the op's own padding on either side) */
+  return conv_direct(o) ? 0 : (uint64_t)o->in_ch * o->kernel * ot;
 }
 
 static float *alloc_floats(size_t n) {
@@ -70,10 +81,7 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;
     ser_op_out_shape(o, c, t, &oc, &ot);
-    if (o->kind == SER_OP_CONV && !conv_direct(o)) {
-      uint64_t need = (uint64_t)o->in_ch * o->kernel * ot;
-      if (need > col) col = need;
-    }
+    if (o->kind == SER_OP_CONV && conv_scratch(o, t, ot) > col) col = conv_scratch(o, t, ot);
     if (o->kind == SER_OP_CHANNEL_ATT && 3ull * c + 2ull * o->hidden > att) att = 3ull * c + 2ull * o->hidden;
     if (o->kind == SER_OP_SPATIAL_ATT && 3ull * t + 4ull * o->padding > att) att = 3ull * t + 4ull * o->padding;
     if ((uint64_t)oc * ot > act) act = (uint64_t)oc * ot;
@@ -106,11 +114,31 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
   return n;
 }
 
-static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32_t To, float *col) {
+/* The fast kernel (packed weights, stride 1): pads the input into col. */
+static void conv1d_fast(const ser_op *o, const float *x, uint32_t T, float *y, uint32_t To, float *col,
+                        uint32_t pl, uint32_t pr, int relu) {
+  const uint32_t C = o->in_ch;
+  const float *xp = x;
+  size_t ld = T;
+  if (pl || pr) {
+    ld = (size_t)T + pl + pr;
+    for (uint32_t c = 0; c < C; c++) {
+      float *r = col + (size_t)c * ld;
+      memset(r, 0, pl * sizeof *r);
+      memcpy(r + pl, x + (size_t)c * T, (size_t)T * sizeof *r);
+      memset(r + pl + T, 0, pr * sizeof *r);
+    }
+    xp = col;
+  }
+  ser_conv_fast(o->wp, o->b, o->out_ch, C, o->kernel, o->dilation, xp, ld, To, y, To, relu);
+}
+
+/* pl: zeros before the input (the right padding only shows in To). */
+static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32_t To, float *col, uint32_t pl) {
   const uint32_t C = o->in_ch, k = o->kernel, s = o->stride, d = o->dilation;
-  const int64_t p = o->padding;
+  const int64_t p = pl;
   const float *B = x;
-  if (!conv_direct(o)) {
+  if (!conv_direct(o) || pl) {
     for (uint32_t c = 0; c < C; c++) {
       const float *xr = x + (size_t)c * T;
       for (uint32_t j = 0; j < k; j++) {
@@ -148,11 +176,24 @@ static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float 
   const int64_t k = o->kernel, s = o->stride, p = o->padding;
   const int is_max = o->kind == SER_OP_MAXPOOL;
   const float inv = 1.0f / (float)k;
+  /* outputs [t0, t1) have their whole pool inside the input */
+  int64_t t0 = (p + s - 1) / s, t1 = T >= k ? ((int64_t)T - k + p) / s + 1 : 0;
+  if (t1 > To) t1 = To;
+  if (t0 > t1) t0 = t1;
   for (uint32_t c = 0; c < C; c++) {
     const float *xr = x + (size_t)c * T;
     float *yr = y + (size_t)c * To;
-    for (uint32_t t = 0; t < To; t++) {
-      int64_t a = (int64_t)t * s - p, b = a + k;
+    for (int64_t t = 0; t < To; t++) {
+      if (t == t0 && t1 > t0 && is_max && k == 2 && s == 2) { /* the usual case, vectorised */
+        const float *xa = xr + 2 * t0 - p;
+        for (int64_t u = 0; u < t1 - t0; u++) {
+          float a = xa[2 * u], b = xa[2 * u + 1];
+          yr[t0 + u] = a > b ? a : b;
+        }
+        t = t1 - 1;
+        continue;
+      }
+      int64_t a = t * s - p, b = a + k;
       if (a < 0) a = 0;
       if (b > T) b = T;
       if (is_max) {
@@ -168,6 +209,29 @@ static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float 
   }
 }
 
+/* Sum and maximum of a row, in 8 independent lanes so it vectorises. */
+static void row_sum_max(const float *x, uint32_t n, float *sum, float *max) {
+  float s8[8] = {0}, m8[8];
+  for (int i = 0; i < 8; i++) m8[i] = -INFINITY;
+  uint32_t t = 0;
+  for (; t + 8 <= n; t += 8)
+    for (int i = 0; i < 8; i++) {
+      s8[i] += x[t + i];
+      m8[i] = x[t + i] > m8[i] ? x[t + i] : m8[i];
+    }
+  float s = 0.0f, m = -INFINITY;
+  for (; t < n; t++) {
+    s += x[t];
+    m = x[t] > m ? x[t] : m;
+  }
+  for (int i = 0; i < 8; i++) {
+    s += s8[i];
+    m = m8[i] > m ? m8[i] : m;
+  }
+  *sum = s;
+  *max = m;
+}
+
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr) {
@@ -175,12 +239,8 @@ static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
   float *avg = scr, *mx = scr + C, *out = scr + 2 * C, *h1 = scr + 3 * C, *h2 = h1 + h;
   const float invT = 1.0f / (float)T;
   for (uint32_t c = 0; c < C; c++) {
-    const float *xr = x + (size_t)c * T;
-    float s = 0.0f, m = -INFINITY;
-    for (uint32_t t = 0; t < T; t++) {
-      s += xr[t];
-      m = xr[t] > m ? xr[t] : m;
-    }
+    float s, m;
+    row_sum_max(x + (size_t)c * T, T, &s, &m);
     avg[c] = s * invT;
     mx[c] = m;
   }
@@ -234,19 +294,41 @@ static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
   }
 }
 
+/* Output shape of op o, where a conv's padding may be overridden by
+ * (pl, pr) (pl < 0: its own). */
+static void op_shape(const ser_op *o, uint32_t c, uint32_t t, int64_t pl, int64_t pr, uint32_t *oc,
+                     uint32_t *ot) {
+  ser_op_out_shape(o, c, t, oc, ot);
+  if (o->kind == SER_OP_CONV && pl >= 0) {
+    int64_t num = (int64_t)t + pl + pr - (int64_t)o->dilation * (o->kernel - 1) - 1;
+    *ot = num < 0 ? 0 : (uint32_t)(num / o->stride + 1);
+  }
+}
+
 /* Runs compiled ops [first, last) on the (C, T) tensor in n->a; returns the
- * buffer holding the result and updates *pc, *pt. */
-static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, uint32_t *pt) {
+ * buffer holding the result and updates *pc, *pt. A conv at `first` is
+ * padded with (pl, pr) zeros instead of its own padding when pl >= 0. */
+static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, uint32_t *pt, int64_t pl,
+                      int64_t pr) {
   const ser_model *m = n->m;
   float *cur = n->a, *oth = n->b, *tmp;
   uint32_t C = *pc, T = *pt;
   for (uint32_t i = first; i < last; i++) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;
-    ser_op_out_shape(o, C, T, &oc, &ot);
+    int64_t l = i == first ? pl : -1, r = i == first ? pr : -1;
+    op_shape(o, C, T, l, r, &oc, &ot);
+    if (l < 0) l = r = o->padding;
     switch (o->kind) {
     case SER_OP_CONV:
-      conv1d(o, cur, T, oth, ot, n->col);
+      if (o->wp) {
+        /* a ReLU right after the conv runs inside the kernel */
+        int relu = i + 1 < last && m->ops[i + 1].kind == SER_OP_RELU;
+        conv1d_fast(o, cur, T, oth, ot, n->col, (uint32_t)l, (uint32_t)r, relu);
+        i += relu;
+      } else {
+        conv1d(o, cur, T, oth, ot, n->col, (uint32_t)l);
+      }
       tmp = cur, cur = oth, oth = tmp;
       break;
     case SER_OP_AFFINE:
@@ -273,12 +355,8 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, u
       break;
     case SER_OP_GLOBAL_POOL:
       for (uint32_t c = 0; c < C; c++) {
-        const float *r = cur + (size_t)c * T;
-        float sum = 0.0f, mx = -INFINITY;
-        for (uint32_t t = 0; t < T; t++) {
-          sum += r[t];
-          mx = r[t] > mx ? r[t] : mx;
-        }
+        float sum, mx;
+        row_sum_max(cur + (size_t)c * T, T, &sum, &mx);
         if (o->mode == 0) oth[c] = sum / (float)T;
         else if (o->mode == 1) oth[c] = mx;
         else {
@@ -335,7 +413,7 @@ int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_e
   } else {
     memcpy(cur, x, (size_t)C * T * sizeof *cur);
   }
-  cur = run_ops(n, 0, m->n_ops, &C, &T);
+  cur = run_ops(n, 0, m->n_ops, &C, &T, -1, -1);
   memcpy(probs, cur, (size_t)s->n_labels * sizeof *probs);
   return 0;
 }
@@ -358,6 +436,12 @@ uint32_t ser_net_layer_kind(const ser_net *n, uint32_t i) {
 
 int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last, const float *x, uint32_t c, uint32_t t,
                            float *out, size_t out_cap, uint32_t *out_c, uint32_t *out_t, ser_error *err) {
+  return ser_net_forward_layers_padded(n, first, last, x, c, t, -1, -1, out, out_cap, out_c, out_t, err);
+}
+
+int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, const float *x, uint32_t c,
+                                  uint32_t t, int32_t pad_left, int32_t pad_right, float *out, size_t out_cap,
+                                  uint32_t *out_c, uint32_t *out_t, ser_error *err) {
   if (!n || !x || !out || !out_c || !out_t) return ser_fail(err, "net: missing argument");
   const ser_model *m = n->m;
   if (first > last || last > m->n_ops)
@@ -367,6 +451,11 @@ int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last, const floa
   if (T < 1 || C < 1) return ser_fail(err, "input: empty tensor (%u x %u)", C, T);
   if ((uint64_t)C * T > n->act_cap)
     return ser_fail(err, "input: %u x %u is more than this context holds", C, T);
+  if (pad_left >= 0 && (first == last || m->ops[first].kind != SER_OP_CONV || pad_right < 0 ||
+                        (uint32_t)pad_left > m->ops[first].padding ||
+                        (uint32_t)pad_right > m->ops[first].padding))
+    return ser_fail(err, "padding: (%d, %d) is not a padding of a first conv1d layer", pad_left, pad_right);
+  if (pad_left < 0) pad_right = -1;
   for (uint32_t i = first; i < last; i++) {
     const ser_op *o = &m->ops[i];
     const char *kn = ser_layer_kind_name(ser_net_layer_kind(n, i));
@@ -376,9 +465,9 @@ int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last, const floa
     if (o->kind == SER_OP_DENSE && (T != 1 || o->in_ch != C))
       return ser_fail(err, "layer %u (%s): needs %u x 1, gets %u x %u", i, kn, o->in_ch, C, T);
     if (o->kind == SER_OP_SOFTMAX && T != 1) return ser_fail(err, "layer %u (%s): needs one frame", i, kn);
-    ser_op_out_shape(o, C, T, &oc, &ot);
+    op_shape(o, C, T, i == first ? pad_left : -1, i == first ? pad_right : -1, &oc, &ot);
     if (ot < 1) return ser_fail(err, "layer %u (%s): %u frames are too few", i, kn, T);
-    if (o->kind == SER_OP_CONV && !conv_direct(o) && (uint64_t)o->in_ch * o->kernel * ot > n->col_cap)
+    if (o->kind == SER_OP_CONV && conv_scratch(o, T, ot) > n->col_cap)
       return ser_fail(err, "layer %u (%s): %u frames is more than this context holds", i, kn, T);
     if ((o->kind == SER_OP_CHANNEL_ATT && 3ull * C + 2ull * o->hidden > n->att_cap) ||
         (o->kind == SER_OP_SPATIAL_ATT && 3ull * T + 4ull * o->padding > n->att_cap) ||
@@ -392,7 +481,7 @@ int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last, const floa
   memmove(n->a, x, (size_t)c * t * sizeof *x);
   C = c;
   T = t;
-  const float *r = run_ops(n, first, last, &C, &T);
+  const float *r = run_ops(n, first, last, &C, &T, pad_left, pad_right);
   memmove(out, r, (size_t)C * T * sizeof *out);
   *out_c = C;
   *out_t = T;

@@ -36,6 +36,13 @@ int ser_net_forward_layers(ser_net *n, uint32_t first, uint32_t last,
                            const float *x, uint32_t c, uint32_t t, float *out,
                            size_t out_cap, uint32_t *out_c, uint32_t *out_t,
                            ser_error *err);
+/* The same, but a conv1d at `first` is padded with pad_left zeros before and
+ * pad_right zeros after the input instead of its own padding on both sides
+ * (each at most its own; pad_left < 0: its own). The analyzer computes only
+ * the positions it needs this way. */
+int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, const float *x, uint32_t c,
+                                  uint32_t t, int32_t pad_left, int32_t pad_right, float *out, size_t out_cap,
+                                  uint32_t *out_c, uint32_t *out_t, ser_error *err);
 
 /* Make OpenBLAS single-threaded for the calling process (idempotent). */
 void ser_blas_single_thread(void);

@@ -1,0 +1,220 @@
+/* Direct 1-D convolution, stride 1, AVX-512 (see conv_fast.h).
+ *
+ * Two tile shapes, each keeping up to 24 accumulators in registers while the
+ * loop runs over input channels and kernel taps:
+ *  - time tiles: 8 output channels x 32 or 48 time positions (vectors of 16
+ *    positions). Per tap: 2-3 input vectors, 8 broadcast weights.
+ *  - channel tiles, for the last < 32 positions (a window's edges, the few
+ *    new positions of a stream, short windows): up to 64 output channels
+ *    (vectors of 16 channels) x up to 6 positions. Per tap: 4 weight
+ *    vectors, 6 broadcast inputs; results are scattered into the rows.
+ * Nothing is read or written outside the rows (masks), no im2col copy, no
+ * packing per call: the weights were packed at model load and the input is
+ * read in place. */
+#include "conv_fast.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define R ((int)SER_CONV_PANEL)
+
+static size_t cout16(uint32_t cout) { return ((size_t)cout + 15) / 16 * 16; }
+
+static size_t panel_floats(uint32_t cout, uint32_t cin, uint32_t k) {
+  size_t panels = (cout + SER_CONV_PANEL - 1) / SER_CONV_PANEL;
+  return panels * cin * k * SER_CONV_PANEL;
+}
+
+size_t ser_conv_packed_floats(uint32_t cout, uint32_t cin, uint32_t k) {
+  return panel_floats(cout, cin, k) + (size_t)cin * k * cout16(cout);
+}
+
+void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, float *wp) {
+  size_t panels = (cout + SER_CONV_PANEL - 1) / SER_CONV_PANEL, ck = (size_t)cin * k;
+  for (size_t p = 0; p < panels; p++)
+    for (size_t q = 0; q < ck; q++)
+      for (uint32_t r = 0; r < SER_CONV_PANEL; r++) {
+        size_t o = p * SER_CONV_PANEL + r;
+        wp[(p * ck + q) * SER_CONV_PANEL + r] = o < cout ? w[o * ck + q] : 0.0f;
+      }
+  float *wt = wp + panel_floats(cout, cin, k);
+  size_t c16 = cout16(cout);
+  for (size_t q = 0; q < ck; q++)
+    for (size_t o = 0; o < c16; o++) wt[q * c16 + o] = o < cout ? w[o * ck + q] : 0.0f;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f")))
+
+static inline __attribute__((always_inline)) TGT void
+tile(int V, const float *wp, const float *b, uint32_t rows, uint32_t cin, uint32_t k, uint32_t d,
+     const float *xp, size_t ldx, uint32_t t0, __mmask16 last, float *y, size_t ldy, int relu) {
+  __m512 acc[R][3];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    __m512 bv = _mm512_set1_ps(r < (int)rows ? b[r] : 0.0f);
+#pragma GCC unroll 3
+    for (int v = 0; v < V; v++) acc[r][v] = bv;
+  }
+  const __mmask16 full = 0xffff;
+  for (uint32_t c = 0; c < cin; c++) {
+    const float *xr = xp + (size_t)c * ldx + t0;
+    const float *w = wp + (size_t)c * k * R;
+    for (uint32_t j = 0; j < k; j++, w += R) {
+      const float *xj = xr + (size_t)j * d;
+      __m512 x[3];
+#pragma GCC unroll 3
+      for (int v = 0; v < V; v++) x[v] = _mm512_maskz_loadu_ps(v == V - 1 ? last : full, xj + 16 * v);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++) {
+        __m512 wv = _mm512_set1_ps(w[r]);
+#pragma GCC unroll 3
+        for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(wv, x[v], acc[r][v]);
+      }
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++) {
+    if (r >= (int)rows) break;
+    float *yr = y + (size_t)r * ldy + t0;
+#pragma GCC unroll 3
+    for (int v = 0; v < V; v++) {
+      __m512 a = relu ? _mm512_max_ps(acc[r][v], zero) : acc[r][v];
+      _mm512_mask_storeu_ps(yr + 16 * v, v == V - 1 ? last : full, a);
+    }
+  }
+}
+
+static TGT void tile2(const float *wp, const float *b, uint32_t rows, uint32_t cin, uint32_t k, uint32_t d,
+                      const float *xp, size_t ldx, uint32_t t0, __mmask16 last, float *y, size_t ldy,
+                      int relu) {
+  tile(2, wp, b, rows, cin, k, d, xp, ldx, t0, last, y, ldy, relu);
+}
+static TGT void tile3(const float *wp, const float *b, uint32_t rows, uint32_t cin, uint32_t k, uint32_t d,
+                      const float *xp, size_t ldx, uint32_t t0, __mmask16 last, float *y, size_t ldy,
+                      int relu) {
+  tile(3, wp, b, rows, cin, k, d, xp, ldx, t0, last, y, ldy, relu);
+}
+
+/* Channel tile: V vectors of 16 output channels from o0 (the last one
+ * masked by `last`) x P positions from t0. wt is the transposed packing,
+ * row stride c16. */
+static inline __attribute__((always_inline)) TGT void
+ctile(int V, int P, const float *wt, size_t c16, const float *b, uint32_t o0, __mmask16 last, uint32_t cin,
+      uint32_t k, uint32_t d, const float *xp, size_t ldx, uint32_t t0, float *y, size_t ldy, int relu) {
+  const __mmask16 full = 0xffff;
+  __m512 acc[6][4];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; v++) {
+    __m512 bv = _mm512_maskz_loadu_ps(v == V - 1 ? last : full, b + o0 + 16 * v);
+#pragma GCC unroll 6
+    for (int p = 0; p < P; p++) acc[p][v] = bv;
+  }
+  for (uint32_t c = 0; c < cin; c++) {
+    const float *xr = xp + (size_t)c * ldx + t0;
+    const float *w = wt + (size_t)c * k * c16 + o0;
+    for (uint32_t j = 0; j < k; j++, w += c16) {
+      const float *xj = xr + (size_t)j * d;
+      __m512 wv[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < V; v++) wv[v] = _mm512_loadu_ps(w + 16 * v);
+#pragma GCC unroll 6
+      for (int p = 0; p < P; p++) {
+        __m512 xb = _mm512_set1_ps(xj[p]);
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) acc[p][v] = _mm512_fmadd_ps(wv[v], xb, acc[p][v]);
+      }
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                         _mm512_set1_epi32((int)ldy));
+#pragma GCC unroll 4
+  for (int v = 0; v < V; v++) {
+    float *yv = y + (size_t)(o0 + 16 * v) * ldy + t0;
+#pragma GCC unroll 6
+    for (int p = 0; p < P; p++) {
+      __m512 a = relu ? _mm512_max_ps(acc[p][v], zero) : acc[p][v];
+      _mm512_mask_i32scatter_ps(yv + p, v == V - 1 ? last : full, idx, a, 4);
+    }
+  }
+}
+
+#define CTILE_V(V)                                                                                         \
+  static TGT void ctile##V(int P, const float *wt, size_t c16, const float *b, uint32_t o0, __mmask16 last, \
+                           uint32_t cin, uint32_t k, uint32_t d, const float *xp, size_t ldx, uint32_t t0,  \
+                           float *y, size_t ldy, int relu) {                                                \
+    switch (P) {                                                                                           \
+    case 1: ctile(V, 1, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;                \
+    case 2: ctile(V, 2, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;                \
+    case 3: ctile(V, 3, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;                \
+    case 4: ctile(V, 4, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;                \
+    case 5: ctile(V, 5, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;                \
+    default: ctile(V, 6, wt, c16, b, o0, last, cin, k, d, xp, ldx, t0, y, ldy, relu); break;               \
+    }                                                                                                      \
+  }
+CTILE_V(1)
+CTILE_V(2)
+CTILE_V(4)
+
+void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
+                   const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu) {
+  /* time tiles over [0, tt): blocks of 48, then one of 32 */
+  uint32_t tt = to / 48 * 48;
+  if (to - tt >= 32) tt += 32;
+  const size_t panel = (size_t)cin * k * R;
+  const __mmask16 full = 0xffff;
+  for (uint32_t o = 0; o < cout && tt; o += R) {
+    uint32_t rows = cout - o < R ? cout - o : R;
+    const float *w = wp + (size_t)(o / R) * panel;
+    float *yo = y + (size_t)o * ldy;
+    for (uint32_t t0 = 0; t0 < tt; t0 += 48) {
+      if (tt - t0 >= 48) tile3(w, b + o, rows, cin, k, d, xp, ldx, t0, full, yo, ldy, relu);
+      else tile2(w, b + o, rows, cin, k, d, xp, ldx, t0, full, yo, ldy, relu);
+    }
+  }
+  if (tt == to) return;
+  /* channel tiles over [tt, to) */
+  const float *wt = wp + panel_floats(cout, cin, k);
+  const size_t c16 = cout16(cout);
+  for (uint32_t o = 0; o < cout; o += 64) {
+    uint32_t n = cout - o < 64 ? cout - o : 64, nv = (n + 15) / 16, rem = n - (nv - 1) * 16;
+    __mmask16 last = (__mmask16)(rem == 16 ? 0xffffu : (1u << rem) - 1u);
+    for (uint32_t t0 = tt; t0 < to; t0 += 6) {
+      int P = to - t0 < 6 ? (int)(to - t0) : 6;
+      if (nv == 4) ctile4(P, wt, c16, b, o, last, cin, k, d, xp, ldx, t0, y, ldy, relu);
+      else if (nv >= 2) {
+        ctile2(P, wt, c16, b, o, nv == 2 ? last : full, cin, k, d, xp, ldx, t0, y, ldy, relu);
+        if (nv == 3) ctile1(P, wt, c16, b, o + 32, last, cin, k, d, xp, ldx, t0, y, ldy, relu);
+      } else ctile1(P, wt, c16, b, o, last, cin, k, d, xp, ldx, t0, y, ldy, relu);
+    }
+  }
+}
+
+static int fast_ok = -1;
+
+int ser_conv_fast_ok(void) {
+  int v = __atomic_load_n(&fast_ok, __ATOMIC_RELAXED);
+  if (v < 0) {
+    const char *e = getenv("SER_CONV");
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "blas") == 0);
+    __atomic_store_n(&fast_ok, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
+#else
+
+void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
+                   const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu) {
+  (void)wp, (void)b, (void)cout, (void)cin, (void)k, (void)d, (void)xp, (void)ldx, (void)to, (void)y,
+      (void)ldy, (void)relu;
+}
+
+int ser_conv_fast_ok(void) { return 0; }
+
+#endif

@@ -1,0 +1,32 @@
+/* Direct 1-D convolution (stride 1) with an AVX-512 kernel and weights
+ * packed once at model load. Used by net.c when the CPU has AVX-512F;
+ * otherwise net.c falls back to im2col + OpenBLAS sgemm. Not installed. */
+#ifndef SER_CONV_FAST_H
+#define SER_CONV_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Output channels per packed panel. */
+#define SER_CONV_PANEL 8u
+
+/* Floats the packed copy of a (cout, cin, k) weight tensor takes. */
+size_t ser_conv_packed_floats(uint32_t cout, uint32_t cin, uint32_t k);
+
+/* Packs w[cout][cin][k] (row-major, as in the .sermodel) twice, for the two
+ * tile shapes: panels of SER_CONV_PANEL output channels,
+ * [panel][cin][k][SER_CONV_PANEL], then the transpose [cin][k][cout16]
+ * (cout16 = cout rounded up to 16); entries past cout are zero. */
+void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, float *wp);
+
+/* 1 when ser_conv_fast() may be called: the CPU has AVX-512F and the
+ * environment does not say SER_CONV=blas. Decided once per process. */
+int ser_conv_fast_ok(void);
+
+/* y[o][t] = b[o] + sum_c sum_j wp(o, c, j) * xp[c * ldx + t + j * d] for
+ * o < cout, t < to; then max(y, 0) if relu. xp already holds the left
+ * padding; row c is read at [0, to + (k - 1) * d). y has row stride ldy. */
+void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
+                   const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu);
+
+#endif
