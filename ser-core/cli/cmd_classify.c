@@ -184,14 +184,23 @@ static void on_utt(void *user, const ser_result *r) {
   if (r->speech) c->n_speech++;
 }
 
-/* Decode a file at the model's rate: WAV fast path (ser features' reader) or GStreamer. */
-static int load(const char *path, uint32_t rate, float **x, size_t *n) {
+/* Decode a file at the model's rate: WAV fast path (ser features' reader) or
+ * GStreamer. With `stream`, a WAV file at the rate is left open in *stream
+ * for reading block by block (*x stays NULL), so memory does not grow with
+ * the file. */
+static int load(const char *path, uint32_t rate, float **x, size_t *n, ser_wav *stream) {
   char err[1024];
   ser_wav w;
   int wr = ser_wav_open(&w, path, err, sizeof err);
   if (wr < 0) {
     fprintf(stderr, "ser classify: %s\n", err);
     return -1;
+  }
+  if (wr == 1 && w.rate == rate && stream) {
+    *stream = w;
+    *x = NULL;
+    *n = (size_t)w.frames;
+    return 0;
   }
   if (wr == 1 && w.rate == rate) {
     *x = malloc(sizeof(float) * (w.frames ? w.frames : 1));
@@ -367,7 +376,8 @@ int cmd_classify(int argc, char **argv) {
     const char *path = argv[k];
     float *x = NULL;
     size_t n = 0;
-    if (load(path, fp->sample_rate, &x, &n) < 0) {
+    ser_wav w = {0};
+    if (load(path, fp->sample_rate, &x, &n, utt ? NULL : &w) < 0) {
       bad = 1;
       continue;
     }
@@ -376,6 +386,7 @@ int cmd_classify(int argc, char **argv) {
       fprintf(stderr, "ser classify: %s: no audio\n", path);
       bad = 1;
       free(x);
+      if (w.f) ser_wav_close(&w);
       continue;
     }
     if (!utt) {
@@ -388,8 +399,25 @@ int cmd_classify(int argc, char **argv) {
         c.cue_id = 0;
         c.last_end = 0;
       }
-      for (size_t i = 0; i < n; i += 16384)
-        ser_analyzer_push(a, x + i, n - i < 16384 ? n - i : 16384, on_window, &c);
+      if (w.f) { /* WAV, block by block */
+        float *buf = malloc(16384 * sizeof *buf);
+        size_t got;
+        n = 0;
+        while (buf && (got = ser_wav_read(&w, buf, 16384)) > 0) {
+          ser_analyzer_push(a, buf, got, on_window, &c);
+          n += got;
+        }
+        ser_wav_close(&w);
+        if (!buf) {
+          fprintf(stderr, "ser classify: %s: out of memory\n", path);
+          bad = 1;
+          continue;
+        }
+        free(buf);
+      } else {
+        for (size_t i = 0; i < n; i += 16384)
+          ser_analyzer_push(a, x + i, n - i < 16384 ? n - i : 16384, on_window, &c);
+      }
       ser_analyzer_finish(a, on_window, &c);
       if (fmt == FMT_VTT) vtt_flush(stdout, &c);
       fflush(stdout);
