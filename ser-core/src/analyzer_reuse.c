@@ -347,9 +347,26 @@ int ser_reuse_window(ser_reuse *r, const float *fring, uint32_t fcap, uint64_t n
   r->fring = fring;
   r->fcap = fcap;
   r->nfr = nfr;
-  /* window input, channel-major */
+  /* window input, channel-major: when the first stage has a shared middle,
+   * only the frames its two edges read (all of them otherwise) */
   float *w0 = r->w[0];
+  const stage *g0 = &r->st[0];
+  uint64_t L = nf, R = nf, t0out = out_len(g0, nf);
+  {
+    uint64_t ncl = (g0->p + g0->s - 1) / g0->s;
+    int64_t num = (int64_t)nf - 1 + g0->p - (int64_t)g0->d * (g0->k - 1);
+    uint64_t ncr = num < 0 ? 0 : (uint64_t)(num / g0->s) + 1;
+    if (ncr > t0out) ncr = t0out;
+    if (ncr > ncl) {
+      L = ncl * g0->s + (uint64_t)g0->d * (g0->k - 1) + 1;
+      int64_t rr = (int64_t)ncr * g0->s - g0->p - g0->s;
+      R = rr < 0 ? 0 : (uint64_t)rr;
+      if (L >= R) L = nf, R = nf;
+    }
+  }
   for (uint32_t t = 0; t < nf; t++) {
+    if (t == L) t = (uint32_t)R;
+    if (t >= nf) break;
     const float *f = fring + (size_t)((fa + t) % fcap) * dim;
     for (uint32_t c = 0; c < dim; c++) w0[(size_t)c * nf + t] = f[c];
   }

@@ -20,8 +20,8 @@ struct ser_net {
   uint32_t max_frames;
   float *a, *b;  /* ping-pong activations, max C*T each */
   float *col;    /* im2col */
-  float *att;    /* attention scratch */
-  uint64_t act_cap, col_cap, att_cap; /* floats in a/b, col, att */
+  float *att;    /* attention scratch: channel part, then spatial part */
+  uint64_t act_cap, col_cap, att_cap, sp_cap; /* floats in a/b, col, att (channel), att + att_cap (spatial) */
 };
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -75,7 +75,7 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
     return NULL;
   }
   /* sizes at the longest input (all sizes grow with the input length) */
-  uint64_t act = (uint64_t)s->in_ch * max_frames, col = 0, att = 0;
+  uint64_t act = (uint64_t)s->in_ch * max_frames, col = 0, att = 0, sp = 0;
   uint32_t c = s->in_ch, t = max_frames;
   for (uint32_t i = 0; i < m->n_ops; i++) {
     const ser_op *o = &m->ops[i];
@@ -83,7 +83,7 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
     ser_op_out_shape(o, c, t, &oc, &ot);
     if (o->kind == SER_OP_CONV && conv_scratch(o, t, ot) > col) col = conv_scratch(o, t, ot);
     if (o->kind == SER_OP_CHANNEL_ATT && 3ull * c + 2ull * o->hidden > att) att = 3ull * c + 2ull * o->hidden;
-    if (o->kind == SER_OP_SPATIAL_ATT && 3ull * t + 4ull * o->padding > att) att = 3ull * t + 4ull * o->padding;
+    if (o->kind == SER_OP_SPATIAL_ATT && 3ull * t + 4ull * o->padding > sp) sp = 3ull * t + 4ull * o->padding;
     if ((uint64_t)oc * ot > act) act = (uint64_t)oc * ot;
     c = oc;
     t = ot;
@@ -101,10 +101,11 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
   n->act_cap = act;
   n->col_cap = col;
   n->att_cap = att;
+  n->sp_cap = sp;
   n->a = alloc_floats(act);
   n->b = alloc_floats(act);
   n->col = alloc_floats(col);
-  n->att = alloc_floats(att);
+  n->att = alloc_floats(att + sp);
   if (!n->a || !n->b || !n->col || !n->att) {
     ser_net_free(n);
     ser_fail(err, "net: out of memory for %u frames", max_frames);
@@ -209,6 +210,17 @@ static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float 
   }
 }
 
+/* Dot product in 8 independent lanes, so it vectorises. */
+static float dot(const float *a, const float *b, uint32_t n) {
+  float s8[8] = {0}, s = 0.0f;
+  uint32_t t = 0;
+  for (; t + 8 <= n; t += 8)
+    for (int i = 0; i < 8; i++) s8[i] += a[t + i] * b[t + i];
+  for (; t < n; t++) s += a[t] * b[t];
+  for (int i = 0; i < 8; i++) s += s8[i];
+  return s;
+}
+
 /* Sum and maximum of a row, in 8 independent lanes so it vectorises. */
 static void row_sum_max(const float *x, uint32_t n, float *sum, float *max) {
   float s8[8] = {0}, m8[8];
@@ -234,7 +246,9 @@ static void row_sum_max(const float *x, uint32_t n, float *sum, float *max) {
 
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr) {
+/* Channel attention; scales x by its per-channel weights when `apply`, and
+ * returns them (in scr). */
+static const float *channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, int apply) {
   const uint32_t h = o->hidden;
   float *avg = scr, *mx = scr + C, *out = scr + 2 * C, *h1 = scr + 3 * C, *h2 = h1 + h;
   const float invT = 1.0f / (float)T;
@@ -245,12 +259,7 @@ static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
     mx[c] = m;
   }
   for (uint32_t j = 0; j < h; j++) {
-    const float *wr = o->w + (size_t)j * C;
-    float sa = o->b[j], sm = o->b[j];
-    for (uint32_t c = 0; c < C; c++) {
-      sa += wr[c] * avg[c];
-      sm += wr[c] * mx[c];
-    }
+    float sa = o->b[j] + dot(o->w + (size_t)j * C, avg, C), sm = o->b[j] + dot(o->w + (size_t)j * C, mx, C);
     h1[j] = sa > 0.0f ? sa : 0.0f;
     h2[j] = sm > 0.0f ? sm : 0.0f;
   }
@@ -260,13 +269,16 @@ static void channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
     for (uint32_t j = 0; j < h; j++) v += wr[j] * (h1[j] + h2[j]);
     out[c] = sigmoid(v);
   }
-  for (uint32_t c = 0; c < C; c++) {
+  for (uint32_t c = 0; apply && c < C; c++) {
     float *xr = x + (size_t)c * T, a = out[c];
     for (uint32_t t = 0; t < T; t++) xr[t] *= a;
   }
+  return out;
 }
 
-static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr) {
+/* Spatial attention; cscale: channel weights of a channel attention right
+ * before it, applied here in the same pass (or NULL). */
+static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, const float *cscale) {
   const uint32_t k = o->kernel, p = o->padding, L = T + 2 * p;
   float *mean = scr, *mx = scr + L, *sv = scr + 2 * L;
   memset(mean, 0, (size_t)L * sizeof *mean);
@@ -274,10 +286,20 @@ static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float
   float *mr = mean + p, *xr0 = mx + p;
   for (uint32_t t = 0; t < T; t++) xr0[t] = -INFINITY;
   for (uint32_t c = 0; c < C; c++) {
-    const float *xr = x + (size_t)c * T;
-    for (uint32_t t = 0; t < T; t++) {
-      mr[t] += xr[t];
-      xr0[t] = xr[t] > xr0[t] ? xr[t] : xr0[t];
+    float *xr = x + (size_t)c * T;
+    if (cscale) {
+      const float a = cscale[c];
+      for (uint32_t t = 0; t < T; t++) {
+        float v = xr[t] * a;
+        xr[t] = v;
+        mr[t] += v;
+        xr0[t] = v > xr0[t] ? v : xr0[t];
+      }
+    } else {
+      for (uint32_t t = 0; t < T; t++) {
+        mr[t] += xr[t];
+        xr0[t] = xr[t] > xr0[t] ? xr[t] : xr0[t];
+      }
     }
   }
   const float invC = 1.0f / (float)C;
@@ -348,10 +370,16 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, u
       tmp = cur, cur = oth, oth = tmp;
       break;
     case SER_OP_CHANNEL_ATT:
-      channel_att(o, cur, C, T, n->att);
+      if (i + 1 < last && m->ops[i + 1].kind == SER_OP_SPATIAL_ATT) {
+        /* CBAM: the channel weights are applied in the spatial pass */
+        const float *cs = channel_att(o, cur, C, T, n->att, 0);
+        spatial_att(&m->ops[++i], cur, C, T, n->att + n->att_cap, cs);
+      } else {
+        channel_att(o, cur, C, T, n->att, 1);
+      }
       break;
     case SER_OP_SPATIAL_ATT:
-      spatial_att(o, cur, C, T, n->att);
+      spatial_att(o, cur, C, T, n->att + n->att_cap, NULL);
       break;
     case SER_OP_GLOBAL_POOL:
       for (uint32_t c = 0; c < C; c++) {
@@ -470,7 +498,7 @@ int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, con
     if (o->kind == SER_OP_CONV && conv_scratch(o, T, ot) > n->col_cap)
       return ser_fail(err, "layer %u (%s): %u frames is more than this context holds", i, kn, T);
     if ((o->kind == SER_OP_CHANNEL_ATT && 3ull * C + 2ull * o->hidden > n->att_cap) ||
-        (o->kind == SER_OP_SPATIAL_ATT && 3ull * T + 4ull * o->padding > n->att_cap) ||
+        (o->kind == SER_OP_SPATIAL_ATT && 3ull * T + 4ull * o->padding > n->sp_cap) ||
         (uint64_t)oc * ot > n->act_cap)
       return ser_fail(err, "layer %u (%s): %u frames is more than this context holds", i, kn, T);
     C = oc;

@@ -1,7 +1,9 @@
 /* The network against PyTorch: every case in tests/fixtures/net/cases.txt
  * (written by tests/make_net_fixtures.py) must match torch's float64
  * outputs within 1e-4 relative. Also checks min_frames against the
- * shortest length torch accepts, and that one length shorter is refused. */
+ * shortest length torch accepts, and that one length shorter is refused.
+ * Run twice: with the AVX-512 convolution kernel (where the CPU has it) and
+ * with the OpenBLAS path (argument "blas"). */
 #include <math.h>
 
 #include "net_test.h"
@@ -75,7 +77,9 @@ static void run_case(const char *name, uint32_t T, int is_min) {
   ser_model_unref(m);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* "blas": the im2col + OpenBLAS convolution instead of the AVX-512 kernel */
+  if (argc > 1 && strcmp(argv[1], "blas") == 0) setenv("SER_CONV", "blas", 1);
   char path[4400];
   snprintf(path, sizeof path, "%s/cases.txt", fixture_dir());
   FILE *f = fopen(path, "r");

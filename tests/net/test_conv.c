@@ -1,0 +1,68 @@
+/* The AVX-512 convolution kernel (ser-core/src/conv_fast.c) against a
+ * float64 reference, over shapes that hit every tile and mask path: output
+ * channels that are not multiples of 8 or 16, 1 to 100 positions, kernels
+ * 1-7, dilation, ReLU on and off, and an output row stride wider than the
+ * row (whose gap must stay untouched). Skips (77) on a CPU without AVX-512F. */
+#include <math.h>
+#include <stdint.h>
+
+#include "../../ser-core/src/conv_fast.h"
+#include "net_test.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float urand(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (float)((rng >> 40) / (double)(1u << 24)) * 2.0f - 1.0f;
+}
+
+static void one(uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to, int relu) {
+  const uint32_t tin = to + (k - 1) * d, ldy = to + 3;
+  float *w = malloc(sizeof(float) * cout * cin * k), *b = malloc(sizeof(float) * cout);
+  float *wp = malloc(sizeof(float) * ser_conv_packed_floats(cout, cin, k));
+  float *x = malloc(sizeof(float) * cin * tin), *y = malloc(sizeof(float) * cout * ldy);
+  for (uint32_t i = 0; i < cout * cin * k; i++) w[i] = urand();
+  for (uint32_t i = 0; i < cout; i++) b[i] = urand();
+  for (uint32_t i = 0; i < cin * tin; i++) x[i] = urand();
+  for (uint32_t i = 0; i < cout * ldy; i++) y[i] = 1234.5f;
+  ser_conv_pack(w, cout, cin, k, wp);
+  ser_conv_fast(wp, b, cout, cin, k, d, x, tin, to, y, ldy, relu);
+  double worst = 0;
+  int gap_ok = 1;
+  for (uint32_t o = 0; o < cout; o++) {
+    for (uint32_t t = 0; t < to; t++) {
+      double v = b[o];
+      for (uint32_t c = 0; c < cin; c++)
+        for (uint32_t j = 0; j < k; j++) v += (double)w[((size_t)o * cin + c) * k + j] * x[(size_t)c * tin + t + j * d];
+      if (relu && v < 0) v = 0;
+      double e = fabs(v - y[(size_t)o * ldy + t]);
+      if (e > worst) worst = e;
+    }
+    for (uint32_t t = to; t < ldy; t++) gap_ok &= y[(size_t)o * ldy + t] == 1234.5f;
+  }
+  /* |terms| <= 1, cin * k of them: float32 accumulation error well below 1e-5 per term */
+  CHECK(worst <= 1e-5 * (cin * k + 1), "cout %u cin %u k %u d %u to %u relu %d: max error %g", cout, cin, k,
+        d, to, relu, worst);
+  CHECK(gap_ok, "cout %u cin %u k %u d %u to %u: wrote outside the rows", cout, cin, k, d, to);
+  free(w), free(b), free(wp), free(x), free(y);
+}
+
+int main(void) {
+  if (!ser_conv_fast_ok()) {
+    printf("SKIP: no AVX-512F (or SER_CONV=blas): the kernel is not used here\n");
+    return 77;
+  }
+  const uint32_t couts[] = {1, 7, 8, 13, 16, 24, 40, 64, 100};
+  const uint32_t tos[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 32, 33, 37, 47, 48, 49, 60, 95, 96, 97};
+  const uint32_t kd[][2] = {{1, 1}, {3, 1}, {5, 1}, {5, 2}, {7, 3}};
+  int n = 0;
+  for (size_t a = 0; a < sizeof couts / sizeof *couts; a++)
+    for (size_t t = 0; t < sizeof tos / sizeof *tos; t++)
+      for (size_t q = 0; q < sizeof kd / sizeof *kd; q++) {
+        uint32_t cin = 1 + (uint32_t)((a * 7 + t * 3 + q) % 41);
+        one(couts[a], cin, kd[q][0], kd[q][1], tos[t], (int)((a + t + q) & 1));
+        n++;
+      }
+  one(256, 256, 5, 1, 37, 1); /* the benchmark model's per-window conv */
+  printf("%d shapes, %d failures\n", n + 1, t_failures);
+  return t_failures ? 1 : 0;
+}
