@@ -31,6 +31,12 @@ static void usage(FILE *f) {
           "                          implies --augment none --val-speakers 0 unless given\n"
           "  --folds K               folds for kfold (default 5)\n"
           "  --test-speakers LIST    test speakers for --protocol speakers (e.g. emodb:03,emodb:08)\n"
+          "  --extra-train CORPUS    (repeatable) add all clips of CORPUS (folder or CSV) to the\n"
+          "                          TRAINING set of every fold; they are never tested and never\n"
+          "                          used for validation, and --speakers does not filter them.\n"
+          "                          Their speakers must differ from those of the evaluated\n"
+          "                          corpora, so test speakers stay unheard (cross-corpus\n"
+          "                          training, e.g. --extra-train ravdess16k on emodb)\n"
           "  --model M               evaluate this model on all clips instead of training\n"
           "  --utterance-mode windows|whole   how a test clip is classified: average of window\n"
           "                          posteriors (windows, default) or one pass of the whole clip\n"
@@ -87,13 +93,15 @@ static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t 
 }
 
 static void fold_line(const char *name, uint32_t k, uint32_t nf, const ser_confusion *c, size_t n,
-                      const ser_train_result *r) {
+                      const ser_train_result *r, size_t ntr, size_t nva) {
   ser_scores s;
   ser_confusion_scores(c, &s);
   fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%", k + 1, nf, name, n, 100 * s.wa,
           100 * s.ua, 100 * s.macro_f1);
   if (r) {
-    fprintf(stdout, "  (epochs %u, kept %u", r->epochs_run, r->best_epoch);
+    fprintf(stdout, "  (train %zu, val %zu clips;", ntr, nva);
+    if (r->avg_epochs) fprintf(stdout, " epochs %u, avg of last %u", r->epochs_run, r->avg_epochs);
+    else fprintf(stdout, " epochs %u, kept %u", r->epochs_run, r->best_epoch);
     if (r->best_val_ua >= 0) fprintf(stdout, ", val UA %.1f%%", 100 * r->best_val_ua);
     fprintf(stdout, ", %.0f s)", r->seconds);
   }
@@ -154,11 +162,20 @@ int cmd_eval(int argc, char **argv) {
   uint32_t folds = 5;
   int aug_given = 0, val_given = 0;
   o.corpora = calloc((size_t)argc, sizeof(char *));
+  char **extra = calloc((size_t)argc + 1, sizeof(char *));
+  int n_extra = 0;
+  if (!o.corpora || !extra) {
+    fprintf(stderr, "ser eval: out of memory\n");
+    tc_opts_free(&o);
+    free(extra);
+    return EXIT_BADINPUT;
+  }
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       tc_opts_free(&o);
+      free(extra);
       return EXIT_OK;
     }
     if (!strcmp(a, "--augment") || !strncmp(a, "--no-", 5)) aug_given = 1;
@@ -166,6 +183,7 @@ int cmd_eval(int argc, char **argv) {
     int r = tc_parse_opt(&o, argc, argv, &i, "eval");
     if (r < 0) {
       tc_opts_free(&o);
+      free(extra);
       return EXIT_USAGE;
     }
     if (r) continue;
@@ -175,10 +193,12 @@ int cmd_eval(int argc, char **argv) {
       if (folds < 2 || folds > 1000) {
         fprintf(stderr, "ser eval: --folds: need 2 or more\n");
         tc_opts_free(&o);
+        free(extra);
         return EXIT_USAGE;
       }
     } else if (!strcmp(a, "--test-speakers") && i + 1 < argc) test_spk = argv[++i];
     else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
+    else if (!strcmp(a, "--extra-train") && i + 1 < argc) extra[n_extra++] = argv[++i];
     else if (!strcmp(a, "--utterance-mode") && i + 1 < argc) {
       const char *v = argv[++i];
       if (!strcmp(v, "whole")) whole_mode = 1;
@@ -186,6 +206,7 @@ int cmd_eval(int argc, char **argv) {
       else {
         fprintf(stderr, "ser eval: --utterance-mode: '%s' is not windows or whole\n", v);
         tc_opts_free(&o);
+        free(extra);
         return EXIT_USAGE;
       }
     }
@@ -194,6 +215,7 @@ int cmd_eval(int argc, char **argv) {
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "ser eval: unknown option or missing value '%s' (see ser eval --help)\n", a);
       tc_opts_free(&o);
+      free(extra);
       return EXIT_USAGE;
     } else o.corpora[o.n_corpora++] = argv[i];
   }
@@ -202,16 +224,26 @@ int cmd_eval(int argc, char **argv) {
   if (proto < 0) {
     fprintf(stderr, "ser eval: --protocol: unknown '%s' (loso, kfold, speakers, paper)\n", protocol);
     tc_opts_free(&o);
+    free(extra);
     return EXIT_USAGE;
   }
   if (proto == 2 && !test_spk && !model) {
     fprintf(stderr, "ser eval: --protocol speakers needs --test-speakers LIST\n");
     tc_opts_free(&o);
+    free(extra);
+    return EXIT_USAGE;
+  }
+  if (n_extra && (model || proto == 3)) {
+    fprintf(stderr, "ser eval: --extra-train: only with a protocol that trains on speakers (loso, kfold, speakers), "
+                    "not with --model or the paper protocol\n");
+    tc_opts_free(&o);
+    free(extra);
     return EXIT_USAGE;
   }
   if (o.n_corpora == 0) {
     fprintf(stderr, "ser eval: need at least one corpus (see ser eval --help)\n");
     tc_opts_free(&o);
+    free(extra);
     return EXIT_USAGE;
   }
   if (proto == 3) {
@@ -229,6 +261,7 @@ int cmd_eval(int argc, char **argv) {
     if (ser_model_spec_read(model, &mspec, &err) < 0) {
       fprintf(stderr, "ser eval: %s\n", err.msg);
       tc_opts_free(&o);
+      free(extra);
       return EXIT_BADINPUT;
     }
     for (uint32_t k = 0; k < o.n_labels; k++) free(o.labels[k]);
@@ -237,6 +270,7 @@ int cmd_eval(int argc, char **argv) {
     o.feat = mspec.feat;
   } else if (tc_finalize(&o, "eval") < 0) {
     tc_opts_free(&o);
+    free(extra);
     return EXIT_USAGE;
   }
   const char *lab[TC_MAX_LABELS];
@@ -246,14 +280,42 @@ int cmd_eval(int argc, char **argv) {
   if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) {
     ser_model_spec_clear(&mspec);
     tc_opts_free(&o);
+    free(extra);
     return EXIT_BADINPUT;
+  }
+  tc_data x; /* --extra-train clips: training only */
+  memset(&x, 0, sizeof x);
+  if (n_extra) {
+    tc_opts eo = o; /* shallow copy: tc_load only reads it */
+    eo.corpora = extra;
+    eo.n_corpora = n_extra;
+    eo.speakers = NULL;
+    if (tc_load(&eo, o.feat.sample_rate, &x, "eval") < 0) {
+      tc_data_free(&d);
+      ser_model_spec_clear(&mspec);
+      tc_opts_free(&o);
+      free(extra);
+      return EXIT_BADINPUT;
+    }
+    for (uint32_t a = 0; a < x.n_speakers; a++)
+      for (uint32_t b = 0; b < d.n_speakers; b++)
+        if (!strcmp(x.speakers[a], d.speakers[b])) {
+          fprintf(stderr, "ser eval: --extra-train: speaker %s is also in the evaluated corpora (%s); its clips "
+                          "would be trained on in the fold that tests them\n", x.speakers[a], d.corpora);
+          tc_data_free(&x);
+          tc_data_free(&d);
+          ser_model_spec_clear(&mspec);
+          tc_opts_free(&o);
+          free(extra);
+          return EXIT_BADINPUT;
+        }
   }
   ser_confusion total, alt;
   ser_confusion_init(&total, o.n_labels);
   ser_confusion_init(&alt, o.n_labels);
   alt_total = &alt;
   size_t *idx = malloc(d.n * 4 * sizeof(size_t));
-  ser_clip *tr = malloc(d.n * 4 * sizeof(ser_clip)), *va = malloc(d.n * 4 * sizeof(ser_clip));
+  ser_clip *tr = malloc((d.n * 4 + x.n) * sizeof(ser_clip)), *va = malloc(d.n * 4 * sizeof(ser_clip));
   int *fold = malloc(d.n * 4 * sizeof(int));
   unsigned char *mark = calloc(d.n_speakers + 1, 1);
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
@@ -263,6 +325,9 @@ int cmd_eval(int argc, char **argv) {
   char title[1024];
   fprintf(stdout, "ser eval: %zu clips of %u speakers (%s), %u labels, protocol %s\n", d.n, d.n_speakers, d.corpora,
           o.n_labels, model ? "model" : protocol);
+  if (x.n)
+    fprintf(stdout, "ser eval: plus %zu extra training clips of %u speakers (%s) in every fold's training set, "
+                    "never tested\n", x.n, x.n_speakers, x.corpora);
   if (model) {
     for (size_t i = 0; i < d.n; i++) idx[i] = i;
     if (test_clips(&mspec, d.clips, idx, d.n, NULL, &total, NULL) < 0) goto done;
@@ -326,6 +391,8 @@ int cmd_eval(int argc, char **argv) {
       else if (proto != 3 && mark[clips[i].speaker]) va[nva++] = clips[i];
       else tr[ntr++] = clips[i];
     }
+    /* cross-corpus clips: training only (their speaker field indexes x.speakers; ser_train ignores it) */
+    for (size_t i = 0; i < x.n; i++) tr[ntr++] = x.clips[i];
     if (nte == 0) continue;
     ser_model_spec spec;
     if (tc_build_spec(&o, o.train.seed * 1000 + k, &spec, "eval") < 0) {
@@ -368,7 +435,7 @@ int cmd_eval(int argc, char **argv) {
         }
     } else if (proto == 2) snprintf(name, sizeof name, "%s", test_spk);
     else snprintf(name, sizeof name, "random 20%% of copies");
-    fold_line(name, k, nf, &fc, nte, &res);
+    fold_line(name, k, nf, &fc, nte, &res, ntr, nva);
     ser_confusion_free(&fc);
   }
   snprintf(title, sizeof title, "%s, %s", d.corpora, protocol);
@@ -406,7 +473,9 @@ done:
     free(cp.clips);
   }
   tc_data_free(&d);
+  tc_data_free(&x);
   ser_model_spec_clear(&mspec);
   tc_opts_free(&o);
+  free(extra);
   return rc;
 }

@@ -161,6 +161,10 @@ int cmd_train(int argc, char **argv) {
   ser_model_spec_set_meta(&spec, "epochs_run", buf);
   snprintf(buf, sizeof buf, "%u", res.best_epoch);
   ser_model_spec_set_meta(&spec, "best_epoch", buf);
+  if (res.avg_epochs) {
+    snprintf(buf, sizeof buf, "%u", res.avg_epochs);
+    ser_model_spec_set_meta(&spec, "avg_epochs", buf);
+  }
   if (res.best_val_ua >= 0) {
     snprintf(buf, sizeof buf, "%.4f", res.best_val_ua);
     ser_model_spec_set_meta(&spec, "val_ua", buf);
@@ -171,7 +175,11 @@ int cmd_train(int argc, char **argv) {
   }
   if (!o.quiet) {
     if (pg.tty) fprintf(stderr, "\n");
-    fprintf(stderr, "ser train: wrote %s (%u epochs, kept epoch %u", out, res.epochs_run, res.best_epoch);
+    if (res.avg_epochs)
+      fprintf(stderr, "ser train: wrote %s (%u epochs, weights averaged over the last %u", out, res.epochs_run,
+              res.avg_epochs);
+    else
+      fprintf(stderr, "ser train: wrote %s (%u epochs, kept epoch %u", out, res.epochs_run, res.best_epoch);
     if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
     fprintf(stderr, ", %.0f s)\n", res.seconds);
   }

@@ -110,10 +110,19 @@ void tc_print_opts_help(FILE *f) {
           "  --val-speakers N|LIST   validation speakers taken from the TRAINING speakers, for\n"
           "                          early stopping (default: 10%% of them, at least 1; 0 = none)\n"
           "  --no-balance            no class weights (default: loss weighted n/(k*n_class))\n"
+          "  --label-smoothing E     targets (1-E) one-hot + E/labels (default 0 = off)\n"
+          "  --mixup A               mix each training input with another of the mini-batch,\n"
+          "                          lambda ~ Beta(A,A) folded to >= 0.5, targets mixed alike\n"
+          "                          (default 0 = off)\n"
+          "  --avg-epochs N          keep the average of the weights at the end of the last N\n"
+          "                          epochs instead of the best validation epoch (default 0 = off)\n"
           "  --augment LIST          audio augmentation of training clips: any of noise,speed,pitch,\n"
           "                          shift,gain,specaug, or none (default noise,speed,pitch,gain,\n"
           "                          specaug)\n"
           "  --no-noise --no-speed --no-pitch --no-gain --no-specaug   switch one off\n"
+          "  --aug-variants N        speed/pitch: make N perturbed copies of every training clip\n"
+          "                          once (alternately speed and pitch) and draw from them\n"
+          "                          (default 2, at most 16; 0 = perturb on the fly, slower)\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
           "  --trim-db DB            cut leading and trailing silence: keep from the first to the\n"
           "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
@@ -282,6 +291,20 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
       o->val_list = strdup(val);
       o->val_n = -2;
     }
+  } else if (!strcmp(a, "--aug-variants")) {
+    NEED();
+    if (parse_u32(val, &o->train.aug_variants) < 0 || o->train.aug_variants > 16) BAD();
+  } else if (!strcmp(a, "--label-smoothing")) {
+    NEED();
+    if (parse_f(val, &o->train.label_smoothing) < 0 || o->train.label_smoothing < 0 ||
+        o->train.label_smoothing >= 1)
+      BAD();
+  } else if (!strcmp(a, "--mixup")) {
+    NEED();
+    if (parse_f(val, &o->train.mixup_alpha) < 0 || o->train.mixup_alpha < 0 || o->train.mixup_alpha > 100) BAD();
+  } else if (!strcmp(a, "--avg-epochs")) {
+    NEED();
+    if (parse_u32(val, &o->train.avg_epochs) < 0) BAD();
   } else if (!strcmp(a, "--no-balance")) {
     o->train.balanced = 0;
   } else if (!strcmp(a, "--augment")) {

@@ -857,13 +857,15 @@ int ser_tnet_forward(ser_tnet *t, const float *x, uint32_t b, uint32_t frames, i
   return 0;
 }
 
+static void backprop(ser_tnet *t, float *grad);
+
 double ser_tnet_backward(ser_tnet *t, const uint32_t *labels, const float *weights, double wsum,
                          float *grad) {
   uint32_t b = t->cur_b, nl = t->n_layers;
   uint32_t K = t->cur_c[nl];
   const float *p = t->act[nl];
   double loss = 0;
-  float *dy = t->g0, *dx = t->g1;
+  float *dy = t->g0;
   /* softmax + weighted cross-entropy */
   for (uint32_t s = 0; s < b; s++) {
     float w = weights ? weights[s] : 1.f;
@@ -873,6 +875,36 @@ double ser_tnet_backward(ser_tnet *t, const uint32_t *labels, const float *weigh
     for (uint32_t k = 0; k < K; k++)
       dy[(size_t)s * K + k] = (float)(ws * (p[(size_t)s * K + k] - (k == labels[s] ? 1.0 : 0.0)));
   }
+  backprop(t, grad);
+  return loss;
+}
+
+double ser_tnet_backward_soft(ser_tnet *t, const float *targets, double wsum, float *grad) {
+  uint32_t b = t->cur_b, nl = t->n_layers;
+  uint32_t K = t->cur_c[nl];
+  const float *p = t->act[nl];
+  double loss = 0;
+  float *dy = t->g0;
+  /* softmax + cross-entropy against (weighted) soft targets: for the logits z,
+   * d/dz of sum_k T_k * -log p_k is p * sum_k T_k - T */
+  for (uint32_t s = 0; s < b; s++) {
+    const float *T = targets + (size_t)s * K;
+    const float *ps = p + (size_t)s * K;
+    double tsum = 0;
+    for (uint32_t k = 0; k < K; k++) {
+      tsum += T[k];
+      if (T[k] != 0) loss += T[k] / wsum * -log(ps[k] > 1e-30f ? ps[k] : 1e-30f);
+    }
+    for (uint32_t k = 0; k < K; k++) dy[(size_t)s * K + k] = (float)((ps[k] * tsum - T[k]) / wsum);
+  }
+  backprop(t, grad);
+  return loss;
+}
+
+/* Backward pass from the loss gradient at the softmax's output in t->g0. */
+static void backprop(ser_tnet *t, float *grad) {
+  uint32_t b = t->cur_b, nl = t->n_layers;
+  float *dy = t->g0, *dx = t->g1;
   for (int i = (int)nl - 2; i >= 0; i--) {
     tlayer *L = &t->ly[i];
     const ser_layer *l = L->l;
@@ -946,5 +978,4 @@ double ser_tnet_backward(ser_tnet *t, const uint32_t *labels, const float *weigh
     dy = dx;
     dx = tmp;
   }
-  return loss;
 }

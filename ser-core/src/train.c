@@ -55,6 +55,8 @@ typedef struct worker {
   uint64_t *seeds;
   float *abuf, *tbuf;
   size_t acap, tcap;
+  float *xmix;    /* mixup: the un-mixed inputs */
+  float *targets; /* soft targets (mixup, label smoothing): per_thread x n_labels */
   uint32_t lo, hi;
   double loss;
   uint32_t correct;
@@ -232,6 +234,60 @@ static int variants_new(pool *P, const ser_clip *train, size_t n, uint32_t nt, s
   return 0;
 }
 
+/* Gamma(a, 1) by Marsaglia and Tsang (a < 1 via a + 1 and U^(1/a)). */
+static double rng_gamma(ser_rng *r, double a) {
+  if (a < 1) {
+    double u = ser_rng_uniform(r);
+    return rng_gamma(r, a + 1) * pow(u > 1e-12 ? u : 1e-12, 1.0 / a);
+  }
+  double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+  for (;;) {
+    double x = ser_rng_normal(r), v = 1 + c * x;
+    if (v <= 0) continue;
+    v = v * v * v;
+    double u = ser_rng_uniform(r);
+    if (u < 1 - 0.0331 * x * x * x * x) return d * v;
+    if (u > 0 && log(u) < 0.5 * x * x + d * (1 - v + log(v))) return d * v;
+  }
+}
+
+/* Mixup of the worker's b inputs (lambda folded to >= 0.5, partner another
+ * sample of the same worker) and the soft targets of mixup and label
+ * smoothing, each label's part weighted by its class weight. */
+static void soft_targets(worker *w, uint32_t b, size_t per) {
+  pool *P = w->P;
+  uint32_t K = P->spec->n_labels;
+  float eps = P->o->label_smoothing, alpha = P->o->mixup_alpha;
+  memset(w->targets, 0, (size_t)b * K * sizeof(float));
+  int mix = alpha > 0 && b > 1;
+  if (mix) memcpy(w->xmix, w->x, (size_t)b * per * sizeof(float));
+  for (uint32_t j = 0; j < b; j++) {
+    float *T = w->targets + (size_t)j * K;
+    uint32_t lab[2] = {w->labels[j], 0};
+    float part[2] = {1, 0};
+    if (mix) {
+      ser_rng r;
+      ser_rng_seed(&r, ser_mix64(w->seeds[j], 0x41c5));
+      double g1 = rng_gamma(&r, alpha), g2 = rng_gamma(&r, alpha);
+      double lam = g1 + g2 > 0 ? g1 / (g1 + g2) : 1;
+      if (lam < 0.5) lam = 1 - lam;
+      uint32_t q = (j + 1 + ser_rng_below(&r, b - 1)) % b;
+      float *x = w->x + (size_t)j * per;
+      const float *xa = w->xmix + (size_t)j * per, *xb = w->xmix + (size_t)q * per;
+      for (size_t k = 0; k < per; k++) x[k] = (float)(lam * xa[k] + (1 - lam) * xb[k]);
+      lab[1] = w->labels[q];
+      part[0] = (float)lam;
+      part[1] = (float)(1 - lam);
+    }
+    for (int m = 0; m < 2; m++) {
+      if (part[m] == 0) continue;
+      float wt = part[m] * P->cw[lab[m]];
+      for (uint32_t k = 0; k < K; k++) T[k] += wt * eps / (float)K;
+      T[lab[m]] += wt * (1 - eps);
+    }
+  }
+}
+
 static void worker_job(worker *w) {
   pool *P = w->P;
   const ser_model_spec *spec = P->spec;
@@ -253,6 +309,8 @@ static void worker_job(worker *w) {
       w->failed = 1;
     }
   }
+  int soft = P->o->label_smoothing > 0 || P->o->mixup_alpha > 0;
+  if (soft) soft_targets(w, b, per);
   memset(w->grad, 0, P->n_params * sizeof(float));
   if (ser_tnet_forward(w->net, w->x, b, spec->in_len, 1, w->seeds, w->probs, &w->err) < 0) {
     w->failed = 1;
@@ -264,7 +322,8 @@ static void worker_job(worker *w) {
       if (w->probs[j * K + k] > w->probs[j * K + am]) am = k;
     w->correct += am == w->labels[j];
   }
-  w->loss = ser_tnet_backward(w->net, w->labels, w->weights, P->wsum, w->grad);
+  w->loss = soft ? ser_tnet_backward_soft(w->net, w->targets, P->wsum, w->grad)
+               : ser_tnet_backward(w->net, w->labels, w->weights, P->wsum, w->grad);
 }
 
 static void *worker_main(void *arg) {
@@ -308,6 +367,8 @@ static void pool_free(pool *P) {
       free(w->seeds);
       free(w->abuf);
       free(w->tbuf);
+      free(w->xmix);
+      free(w->targets);
     }
   }
   if (P->var) {
@@ -339,7 +400,10 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
     w->labels = malloc(per_thread * sizeof(uint32_t));
     w->weights = malloc(per_thread * sizeof(float));
     w->seeds = malloc(per_thread * sizeof(uint64_t));
-    if (!w->grad || !w->x || !w->probs || !w->labels || !w->weights || !w->seeds) goto oom;
+    w->xmix = malloc((size_t)per_thread * spec->in_len * spec->in_ch * sizeof(float));
+    w->targets = malloc((size_t)per_thread * spec->n_labels * sizeof(float));
+    if (!w->grad || !w->x || !w->probs || !w->labels || !w->weights || !w->seeds || !w->xmix || !w->targets)
+      goto oom;
   }
   if (n > 1) {
     P->sync.n = n;
@@ -369,6 +433,8 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
         worker *w = &P->w[i];
         ser_tnet_free(w->net);
         free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
+        free(w->xmix), free(w->targets);
+        w->xmix = w->targets = NULL;
         w->net = NULL;
         w->grad = w->x = w->probs = w->weights = NULL;
         w->labels = NULL;
@@ -392,6 +458,7 @@ fail:
         worker *w = &P->w[i];
         ser_tnet_free(w->net);
         free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
+        free(w->xmix), free(w->targets);
       }
     pool_free(P);
   }
@@ -595,6 +662,8 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   float *flat = malloc((np + 1) * sizeof(float)), *best = malloc((np + 1) * sizeof(float));
   unsigned char *tr = malloc(np + 1), *dec = malloc(np + 1);
   uint32_t *order = malloc(n_train * sizeof(uint32_t));
+  double *avg = NULL; /* sum of the weights of the last avg_epochs epochs */
+  uint32_t n_avg = 0;
   int rc = -1;
   if (!ev || !m || !v || !flat || !best || !tr || !dec || !order) {
     if (ev) ser_fail(err, "training: out of memory");
@@ -656,6 +725,19 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
       goto done;
   }
 
+  uint32_t avg_from = o->avg_epochs && o->avg_epochs < o->epochs ? o->epochs - o->avg_epochs : 0;
+  if (o->avg_epochs) {
+    if (o->resume && st.epochs_done > avg_from) {
+      ser_fail(err, "resume: the checkpoint is inside the weight-averaging window (epoch %u > %u); the partial "
+               "average is not saved, resume from an earlier checkpoint or without averaging", st.epochs_done,
+               avg_from);
+      goto done;
+    }
+    if (!(avg = calloc(np + 1, sizeof(double)))) {
+      ser_fail(err, "training: out of memory");
+      goto done;
+    }
+  }
   double t0 = now_s();
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   size_t total_steps = (size_t)o->epochs * steps;
@@ -747,6 +829,11 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
       }
     }
     last_loss = steps ? eloss / steps : 0;
+    if (avg && epoch >= avg_from) {
+      ser_tnet_get_params(P->w[0].net, flat);
+      for (size_t k = 0; k < np; k++) avg[k] += flat[k];
+      n_avg++;
+    }
     double ua = -1, wa = -1;
     if (n_val) {
       if (evaluate(ev, val, n_val, &ua, &wa, err) < 0) goto done;
@@ -787,16 +874,26 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
       o->progress(o->progress_user, &pr);
     }
   }
-  if (n_val && st.best_ua >= 0) ser_tnet_set_params(P->w[0].net, best);
-  res->epochs_run = st.epochs_done;
   res->best_epoch = st.best_epoch;
   res->best_val_ua = n_val ? st.best_ua : -1;
+  if (avg && n_avg) { /* the average of the last epochs, not the best validation epoch */
+    for (size_t k = 0; k < np; k++) flat[k] = (float)(avg[k] / n_avg);
+    ser_tnet_set_params(P->w[0].net, flat);
+    res->best_epoch = st.epochs_done;
+    res->avg_epochs = n_avg;
+    if (n_val) {
+      double ua = -1, wa = -1;
+      if (evaluate(ev, val, n_val, &ua, &wa, err) < 0) goto done;
+      res->best_val_ua = ua;
+    }
+  } else if (n_val && st.best_ua >= 0) ser_tnet_set_params(P->w[0].net, best);
+  res->epochs_run = st.epochs_done;
   res->final_loss = last_loss;
   res->seconds = now_s() - t0;
   rc = 0;
 done:
   ser_tnet_free(ev);
   pool_free(P);
-  free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order);
+  free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order), free(avg);
   return rc;
 }

@@ -58,5 +58,44 @@ expect 0 "eval kfold" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --js
 grep -q '"ua"' "$tmp/r.json" 2>/dev/null || grep -qi 'ua' "$tmp/r.json" || no "json report lacks UA"
 grep -q "<svg" "$tmp/r.svg" || no "svg report missing"
 
+# --extra-train: cross-corpus clips join every fold's training set and are never tested or validated
+{ echo "path,speaker,label"
+  for a in 01 02; do for e in 01 05; do
+    for f in "$D"/ravdess16k/Actor_$a/03-01-$e-0[12]-0[12]-01-$a.flac; do
+      [ -e "$f" ] && echo "$f,$a,$([ $e = 01 ] && echo neutral || echo angry)"; done; done; done; } > "$tmp/x.csv"
+nx=$(($(wc -l < "$tmp/x.csv") - 1))
+[ "$nx" = 12 ] || no "extra manifest has $nx clips, wanted 12"
+expect 0 "eval kfold --extra-train" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --extra-train "$tmp/x.csv" \
+  --json "$tmp/x.json" "$D/emodb"
+grep -q "plus 12 extra training clips of 2 speakers" "$tmp/out" || no "no extra-train line: $(head -3 "$tmp/out")"
+# emodb:03 has 25 neutral/angry clips, emodb:09 22: each fold trains on the other speaker + the 12 extra clips
+n03=$(sed -n 's/^fold 1\/2 emodb:03  *n=\([0-9]*\) .*(train \([0-9]*\), val 0 clips.*/\1 \2/p' "$tmp/out")
+n09=$(sed -n 's/^fold 2\/2 emodb:09  *n=\([0-9]*\) .*(train \([0-9]*\), val 0 clips.*/\1 \2/p' "$tmp/out")
+[ "$n03" = "25 34" ] || no "fold emodb:03: test/train clips '$n03', wanted '25 34': $(cat "$tmp/out")"
+[ "$n09" = "22 37" ] || no "fold emodb:09: test/train clips '$n09', wanted '22 37'"
+grep -q '"n":47,' "$tmp/x.json" || no "report counts other than the 47 EMO-DB clips: $(head -c 200 "$tmp/x.json")"
+# with a validation speaker: it comes from the evaluated corpus, never from the extra clips
+expect 0 "eval loso --extra-train --val-speakers 1" "$SER" eval "${common[@]}" --val-speakers 1 \
+  --speakers emodb:03,emodb:09,emodb:10 --protocol loso --extra-train "$tmp/x.csv" "$D/emodb"
+grep '^fold ' "$tmp/out" | grep -qv '(train [0-9]*, val [0-9]* clips' && no "fold line without clip counts"
+# fold emodb:10 (14 clips): one of 03/09 validates, the other + 12 extra train
+grep -Eq '^fold 3/3 emodb:10 +n=14 .*\((train 37, val 22|train 34, val 25) clips' "$tmp/out" ||
+  no "validation not drawn from the evaluated corpus: $(grep '^fold 3' "$tmp/out")"
+# a speaker of the evaluated corpora among the extra clips is refused (it would be trained on when tested)
+{ echo "path,speaker,label"; echo "$D/emodb/wav/03a01Wa.wav,03,angry"; } > "$tmp/leak.csv"
+expect 2 "extra-train with an evaluated speaker" "$SER" eval "${common[@]}" --protocol kfold --folds 2 \
+  --extra-train "$tmp/leak.csv" "$D/emodb"
+grep -q "emodb:03 is also in the evaluated" "$tmp/err" || no "overlap error unclear: $(cat "$tmp/err")"
+expect 1 "extra-train with --model" "$SER" eval --model "$tmp/m.sermodel" --extra-train "$tmp/x.csv" "$D/emodb"
+expect 1 "bad --mixup" "$SER" eval --mixup -1 "$D/emodb"
+expect 1 "bad --label-smoothing" "$SER" eval --label-smoothing 1 "$D/emodb"
+
+# mixup, label smoothing and weight averaging: a real small run, averaging reported and recorded
+expect 0 "train mixup+smoothing+avg" "$SER" train "${common[@]}" --mixup 0.4 --label-smoothing 0.1 --avg-epochs 2 \
+  -o "$tmp/mx.sermodel" "$D/emodb"
+"$SER" info "$tmp/mx.sermodel" > "$tmp/info"
+grep -q "avg_epochs: 2" "$tmp/info" || no "model lacks avg_epochs metadata: $(cat "$tmp/info")"
+cmp -s "$tmp/m.sermodel" "$tmp/mx.sermodel" && no "mixup/smoothing/averaging changed nothing"
+
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail

@@ -354,6 +354,103 @@ static void check_threads(void) {
   free(n);
 }
 
+/* Soft targets (mixup, label smoothing): rows w * one-hot give exactly the
+ * hard-label gradient, and the gradient of a genuinely soft loss matches
+ * central finite differences on every trainable parameter of a small net
+ * (eval mode: smooth apart from ReLU/max kinks, which a small step rarely
+ * crosses; the agreement is checked on the whole gradient vector). */
+static double soft_loss(const float *p, const float *T, uint32_t b, double wsum) {
+  double L = 0;
+  for (uint32_t s = 0; s < b * 3; s++)
+    if (T[s] != 0) L += T[s] * -log((double)p[s]) / wsum;
+  return L;
+}
+
+static void check_soft(void) {
+  ser_rng r;
+  ser_rng_seed(&r, 777);
+  net *n = mk(3);
+  b_dense_bn(n);
+  finish(n, &r);
+  ser_error err;
+  const uint32_t b = 6, frames = 10;
+  ser_tnet *t = ser_tnet_new(&n->s, b, frames, &err);
+  if (!t) {
+    printf("FAIL soft targets: %s\n", err.msg);
+    failures++;
+    drop(n), free(n);
+    return;
+  }
+  size_t np = ser_tnet_n_params(t);
+  unsigned char *tr = malloc(np), *dec = malloc(np);
+  ser_tnet_param_masks(t, tr, dec);
+  float *x = malloc((size_t)b * frames * 3 * sizeof(float));
+  for (size_t k = 0; k < (size_t)b * frames * 3; k++) x[k] = ser_rng_normal(&r);
+  uint32_t lab[6] = {0, 2, 1, 2, 0, 1};
+  float w[6] = {1.5f, 0.5f, 1.0f, 0.5f, 1.5f, 1.0f}, T[18] = {0}, probs[18];
+  for (uint32_t s = 0; s < b; s++) T[s * 3 + lab[s]] = w[s];
+  float *g1 = calloc(np, sizeof(float)), *g2 = calloc(np, sizeof(float)), *p = malloc(np * sizeof(float));
+  ser_tnet_get_params(t, p);
+  ser_tnet_forward(t, x, b, frames, 0, NULL, probs, &err);
+  double l1 = ser_tnet_backward(t, lab, w, 6.0, g1);
+  ser_tnet_forward(t, x, b, frames, 0, NULL, probs, &err);
+  double l2 = ser_tnet_backward_soft(t, T, 6.0, g2);
+  double md = 0, mg = 0;
+  for (size_t k = 0; k < np; k++) {
+    md = fmax(md, fabs(g1[k] - g2[k]));
+    mg = fmax(mg, fabs(g1[k]));
+  }
+  if (fabs(l1 - l2) > 1e-9 || md > 1e-6 * (mg > 1 ? mg : 1) || mg == 0) {
+    printf("FAIL soft targets: one-hot rows: loss %g vs %g, max gradient difference %g (max %g)\n", l1, l2, md, mg);
+    failures++;
+  }
+  /* genuinely soft rows: mixup of two labels plus smoothing */
+  for (uint32_t s = 0; s < b; s++) {
+    float lam = 0.5f + 0.5f * ser_rng_uniform(&r);
+    uint32_t other = (lab[s] + 1 + s % 2) % 3;
+    for (uint32_t k = 0; k < 3; k++) T[s * 3 + k] = 0.1f / 3;
+    T[s * 3 + lab[s]] += 0.9f * lam * w[s];
+    T[s * 3 + other] += 0.9f * (1 - lam) * w[(s + 1) % b];
+  }
+  memset(g2, 0, np * sizeof(float));
+  ser_tnet_forward(t, x, b, frames, 0, NULL, probs, &err);
+  double L0 = ser_tnet_backward_soft(t, T, 6.0, g2);
+  if (fabs(L0 - soft_loss(probs, T, b, 6.0)) > 1e-6) {
+    printf("FAIL soft targets: backward loss %g != forward loss %g\n", L0, soft_loss(probs, T, b, 6.0));
+    failures++;
+  }
+  float *q = malloc(np * sizeof(float));
+  double dd = 0, nf = 0, na = 0;
+  for (size_t k = 0; k < np; k++) {
+    if (!tr[k]) continue;
+    const float h = 1e-3f;
+    memcpy(q, p, np * sizeof(float));
+    q[k] = p[k] + h;
+    ser_tnet_set_params(t, q);
+    ser_tnet_forward(t, x, b, frames, 0, NULL, probs, &err);
+    double lp = soft_loss(probs, T, b, 6.0);
+    q[k] = p[k] - h;
+    ser_tnet_set_params(t, q);
+    ser_tnet_forward(t, x, b, frames, 0, NULL, probs, &err);
+    double lm = soft_loss(probs, T, b, 6.0);
+    double fd = (lp - lm) / (2 * h);
+    dd += (fd - g2[k]) * (fd - g2[k]);
+    nf += fd * fd;
+    na += (double)g2[k] * g2[k];
+  }
+  double rel = sqrt(dd) / fmax(sqrt(nf), sqrt(na));
+  if (!(rel < 1e-2) || na == 0) {
+    printf("FAIL soft targets: finite differences, relative error %g\n", rel);
+    failures++;
+  } else
+    printf("ok   soft targets (mixup + smoothing): relative error %.2e\n", rel);
+  ser_tnet_set_params(t, p);
+  ser_tnet_free(t);
+  free(tr), free(dec), free(x), free(g1), free(g2), free(p), free(q);
+  drop(n);
+  free(n);
+}
+
 int main(void) {
   struct {
     const char *name;
@@ -377,6 +474,7 @@ int main(void) {
       free(n);
     }
   check_threads();
+  check_soft();
   printf("%s\n", failures ? "FAILED" : "all gradient checks passed");
   return failures ? 1 : 0;
 }

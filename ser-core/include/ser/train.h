@@ -62,6 +62,11 @@ int ser_tnet_forward(ser_tnet *t, const float *x, uint32_t b, uint32_t frames,
  * layout of model.h). Returns the loss contribution of these samples. */
 double ser_tnet_backward(ser_tnet *t, const uint32_t *labels,
                          const float *weights, double wsum, float *grad);
+/* The same with soft targets (mixup, label smoothing): targets is b x
+ * n_labels, each row the sample's weighted target distribution (a row
+ * w * one-hot(label) gives exactly ser_tnet_backward). Loss =
+ * sum_i sum_k T_ik * -log(p_ik) / wsum. */
+double ser_tnet_backward_soft(ser_tnet *t, const float *targets, double wsum, float *grad);
 
 /* ---- Datasets and the training loop ---------------------------------- */
 
@@ -111,6 +116,13 @@ typedef struct ser_train_options {
   int resume;               /* resume from checkpoint_dir/last.* */
   uint32_t stop_after;      /* stop after this many epochs in total (0 = run all `epochs`); the
                              * schedule still spans `epochs`, so a later resume continues it */
+  float label_smoothing;    /* 0 (off): targets (1 - e) one-hot + e / n_labels */
+  float mixup_alpha;        /* 0 (off): mix each training input with another of the same
+                             * mini-batch, lambda ~ Beta(a, a) folded to >= 0.5; targets mixed
+                             * in the same proportion (each with its class weight) */
+  uint32_t avg_epochs;      /* 0 (off): the kept weights are the average of the weights at the
+                             * end of the last N epochs (batch-norm running statistics averaged
+                             * too) instead of the best validation epoch's */
   ser_progress_fn progress; /* may be NULL */
   void *progress_user;
 } ser_train_options;
@@ -129,6 +141,8 @@ typedef struct ser_train_result {
   double best_val_ua;       /* -1 without validation */
   double final_loss;
   double seconds;
+  uint32_t avg_epochs;      /* weights averaged over this many last epochs (0: best/last epoch kept;
+                             * then best_epoch is the last epoch and best_val_ua the average's) */
 } ser_train_result;
 
 /* Trains spec (built by ser_arch_build, normalisation set) on train; val
