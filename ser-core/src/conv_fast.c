@@ -13,6 +13,7 @@
  * read in place. */
 #include "conv_fast.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,30 @@ void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin,
   }
 }
 
+static TGT void rows_sum_max_avx512(const float *x, uint32_t rows, uint32_t n, size_t ld, float *sum,
+                                    float *max) {
+  const uint32_t rem = n % 16;
+  const __mmask16 tail = (__mmask16)((1u << rem) - 1u);
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  for (uint32_t r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * ld;
+    __m512 s = _mm512_setzero_ps(), m = ninf;
+    uint32_t t = 0;
+    for (; t + 16 <= n; t += 16) {
+      __m512 v = _mm512_loadu_ps(xr + t);
+      s = _mm512_add_ps(s, v);
+      m = _mm512_max_ps(m, v);
+    }
+    if (rem) {
+      __m512 v = _mm512_maskz_loadu_ps(tail, xr + t);
+      s = _mm512_add_ps(s, v);
+      m = _mm512_mask_max_ps(m, tail, m, v);
+    }
+    sum[r] = _mm512_reduce_add_ps(s);
+    max[r] = _mm512_reduce_max_ps(m);
+  }
+}
+
 static int fast_ok = -1;
 
 int ser_conv_fast_ok(void) {
@@ -218,3 +243,33 @@ void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin,
 int ser_conv_fast_ok(void) { return 0; }
 
 #endif
+
+void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, float *sum, float *max) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (ser_conv_fast_ok()) {
+    rows_sum_max_avx512(x, rows, n, ld, sum, max);
+    return;
+  }
+#endif
+  for (uint32_t r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * ld;
+    float s8[8] = {0}, m8[8], s = 0.0f, m = -INFINITY;
+    for (int i = 0; i < 8; i++) m8[i] = -INFINITY;
+    uint32_t t = 0;
+    for (; t + 8 <= n; t += 8)
+      for (int i = 0; i < 8; i++) {
+        s8[i] += xr[t + i];
+        m8[i] = xr[t + i] > m8[i] ? xr[t + i] : m8[i];
+      }
+    for (; t < n; t++) {
+      s += xr[t];
+      m = xr[t] > m ? xr[t] : m;
+    }
+    for (int i = 0; i < 8; i++) {
+      s += s8[i];
+      m = m8[i] > m ? m8[i] : m;
+    }
+    sum[r] = s;
+    max[r] = m;
+  }
+}

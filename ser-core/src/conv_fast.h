@@ -29,4 +29,8 @@ int ser_conv_fast_ok(void);
 void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
                    const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu);
 
+/* Per-row sum and maximum of x (rows of n floats, row stride ld), for the
+ * attention and global-pool layers; AVX-512 when ser_conv_fast_ok(). */
+void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, float *sum, float *max);
+
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,21 +20,31 @@
 #define FEAT_REC 72u     /* 18 fields */
 #define ARCH_REC 16u
 
-/* ---- CRC-32 (IEEE 802.3, as zlib.crc32) ---- */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
-  static uint32_t table[256];
-  static int ready; /* benign race: every thread writes identical values */
-  if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      __atomic_store_n(&table[i], c, __ATOMIC_RELAXED);
-    }
-    __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+/* ---- CRC-32 (IEEE 802.3, as zlib.crc32), slicing by 8 ---- */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void) {
+  for (uint32_t i = 0; i < 256; i++) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][i] = c;
   }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++) crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+  pthread_once(&crc_once, crc_init);
+  const uint32_t(*T)[256] = (const uint32_t(*)[256])crc_table;
   crc = ~crc;
-  for (size_t i = 0; i < n; i++)
-    crc = __atomic_load_n(&table[(crc ^ p[i]) & 0xff], __ATOMIC_RELAXED) ^ (crc >> 8);
+  for (; n >= 8; n -= 8, p += 8) {
+    uint32_t a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    uint32_t b = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+    crc = T[7][a & 0xff] ^ T[6][(a >> 8) & 0xff] ^ T[5][(a >> 16) & 0xff] ^ T[4][a >> 24] ^ T[3][b & 0xff] ^
+          T[2][(b >> 8) & 0xff] ^ T[1][(b >> 16) & 0xff] ^ T[0][b >> 24];
+  }
+  for (; n; n--, p++) crc = T[0][(crc ^ *p) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
 

@@ -173,7 +173,18 @@ static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32
               (int)To, 1.0f, y, (int)To);
 }
 
-static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float *y, uint32_t To) {
+/* The element-wise layers are small; on AVX-512 machines an AVX-512 build of
+ * each is picked at load time (GCC/clang target_clones, through ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SER_CLONES __attribute__((target_clones("avx512f", "default")))
+#endif
+#endif
+#ifndef SER_CLONES
+#define SER_CLONES
+#endif
+
+SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float *y, uint32_t To) {
   const int64_t k = o->kernel, s = o->stride, p = o->padding;
   const int is_max = o->kind == SER_OP_MAXPOOL;
   const float inv = 1.0f / (float)k;
@@ -210,54 +221,27 @@ static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float 
   }
 }
 
-/* Dot product in 8 independent lanes, so it vectorises. */
-static float dot(const float *a, const float *b, uint32_t n) {
-  float s8[8] = {0}, s = 0.0f;
+/* Dot product in 16 independent lanes, so it vectorises. */
+SER_CLONES static float dot(const float *a, const float *b, uint32_t n) {
+  float s16[16] = {0}, s = 0.0f;
   uint32_t t = 0;
-  for (; t + 8 <= n; t += 8)
-    for (int i = 0; i < 8; i++) s8[i] += a[t + i] * b[t + i];
+  for (; t + 16 <= n; t += 16)
+    for (int i = 0; i < 16; i++) s16[i] += a[t + i] * b[t + i];
   for (; t < n; t++) s += a[t] * b[t];
-  for (int i = 0; i < 8; i++) s += s8[i];
+  for (int i = 0; i < 16; i++) s += s16[i];
   return s;
-}
-
-/* Sum and maximum of a row, in 8 independent lanes so it vectorises. */
-static void row_sum_max(const float *x, uint32_t n, float *sum, float *max) {
-  float s8[8] = {0}, m8[8];
-  for (int i = 0; i < 8; i++) m8[i] = -INFINITY;
-  uint32_t t = 0;
-  for (; t + 8 <= n; t += 8)
-    for (int i = 0; i < 8; i++) {
-      s8[i] += x[t + i];
-      m8[i] = x[t + i] > m8[i] ? x[t + i] : m8[i];
-    }
-  float s = 0.0f, m = -INFINITY;
-  for (; t < n; t++) {
-    s += x[t];
-    m = x[t] > m ? x[t] : m;
-  }
-  for (int i = 0; i < 8; i++) {
-    s += s8[i];
-    m = m8[i] > m ? m8[i] : m;
-  }
-  *sum = s;
-  *max = m;
 }
 
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Channel attention; scales x by its per-channel weights when `apply`, and
  * returns them (in scr). */
-static const float *channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, int apply) {
+SER_CLONES static const float *channel_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, int apply) {
   const uint32_t h = o->hidden;
   float *avg = scr, *mx = scr + C, *out = scr + 2 * C, *h1 = scr + 3 * C, *h2 = h1 + h;
   const float invT = 1.0f / (float)T;
-  for (uint32_t c = 0; c < C; c++) {
-    float s, m;
-    row_sum_max(x + (size_t)c * T, T, &s, &m);
-    avg[c] = s * invT;
-    mx[c] = m;
-  }
+  ser_rows_sum_max(x, C, T, T, avg, mx);
+  for (uint32_t c = 0; c < C; c++) avg[c] *= invT;
   for (uint32_t j = 0; j < h; j++) {
     float sa = o->b[j] + dot(o->w + (size_t)j * C, avg, C), sm = o->b[j] + dot(o->w + (size_t)j * C, mx, C);
     h1[j] = sa > 0.0f ? sa : 0.0f;
@@ -278,7 +262,7 @@ static const float *channel_att(const ser_op *o, float *x, uint32_t C, uint32_t 
 
 /* Spatial attention; cscale: channel weights of a channel attention right
  * before it, applied here in the same pass (or NULL). */
-static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, const float *cscale) {
+SER_CLONES static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, const float *cscale) {
   const uint32_t k = o->kernel, p = o->padding, L = T + 2 * p;
   float *mean = scr, *mx = scr + L, *sv = scr + 2 * L;
   memset(mean, 0, (size_t)L * sizeof *mean);
@@ -382,14 +366,17 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, u
       spatial_att(o, cur, C, T, n->att + n->att_cap, NULL);
       break;
     case SER_OP_GLOBAL_POOL:
-      for (uint32_t c = 0; c < C; c++) {
-        float sum, mx;
-        row_sum_max(cur + (size_t)c * T, T, &sum, &mx);
-        if (o->mode == 0) oth[c] = sum / (float)T;
-        else if (o->mode == 1) oth[c] = mx;
-        else {
-          oth[c] = sum / (float)T;
-          oth[C + c] = mx;
+      for (uint32_t c0 = 0; c0 < C; c0 += 64) {
+        float sum[64], mx[64];
+        uint32_t nc = C - c0 < 64 ? C - c0 : 64;
+        ser_rows_sum_max(cur + (size_t)c0 * T, nc, T, T, sum, mx);
+        for (uint32_t c = 0; c < nc; c++) {
+          if (o->mode == 0) oth[c0 + c] = sum[c] / (float)T;
+          else if (o->mode == 1) oth[c0 + c] = mx[c];
+          else {
+            oth[c0 + c] = sum[c] / (float)T;
+            oth[C + c0 + c] = mx[c];
+          }
         }
       }
       tmp = cur, cur = oth, oth = tmp;
