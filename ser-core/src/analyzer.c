@@ -12,6 +12,8 @@
 
 #define SER_SPEECH_TOP 0.15 /* fraction of loudest frames the level is the mean of */
 #define ZEROS 1024
+/* Frames fed past a window before it is emitted (see ser_analyzer_push). */
+#define LOOKAHEAD_FRAMES 256
 
 static const float zeros[ZEROS];
 
@@ -148,7 +150,7 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
   }
   uint64_t fa;
   uint32_t nf = win_frames(a, 0, window, &fa);
-  uint32_t cap = nf + a->delay + 8;
+  uint32_t cap = nf + a->delay + 8 + LOOKAHEAD_FRAMES;
   if (cap > a->fcap) {
     float *fr = malloc((size_t)cap * a->dim * sizeof *fr);
     float *er = malloc((size_t)cap * sizeof *er);
@@ -529,7 +531,10 @@ static void emit_ready(ser_analyzer *a, ser_result_fn fn, void *user) {
 void ser_analyzer_push(ser_analyzer *a, const float *x, size_t n, ser_result_fn fn,
                        void *user) {
   while (n > 0) {
-    uint64_t end = a->next + a->cfg.window;
+    /* feed up to LOOKAHEAD_FRAMES past the next window's end before
+     * emitting it: the shared convolutions then run ahead in larger blocks
+     * (same results, in the same call) */
+    uint64_t end = a->next + a->cfg.window + (a->paper ? 0 : (uint64_t)LOOKAHEAD_FRAMES * a->hop);
     size_t chunk = n;
     if (a->ns < end) {
       if (end - a->ns < chunk) chunk = (size_t)(end - a->ns);

@@ -18,6 +18,7 @@
 #include <math.h>
 
 #include "analyzer_reuse.h"
+#include "conv_fast.h"
 
 #define MAX_STAGES 32
 
@@ -158,7 +159,8 @@ int ser_reuse_new(ser_net *net, const ser_model *m, uint32_t max_frames,
   uint64_t tin = max_frames;
   for (uint32_t i = 0; i < r->nst; i++) {
     stage *g = &r->st[i];
-    g->cap = (uint32_t)(g->tmax + 4 * mp + 16);
+    /* a window's positions plus up to a window's worth computed ahead */
+    g->cap = (uint32_t)(2 * g->tmax + 4 * mp + 16);
     size_t in_sz = (size_t)g->cin * (tin + 4 * mp + 16);
     size_t o_sz = (size_t)g->cout * (tin + 8 * mp + 16);
     if (in_sz > xin) xin = in_sz;
@@ -197,7 +199,21 @@ static int64_t run_stage(ser_reuse *r, const stage *g, const float *x, uint32_t 
   return ot;
 }
 
-/* Make stream positions [ma, mb) of stage i, phase ph available. */
+/* End (exclusive) of the stream positions of stage i, phase ph that the
+ * frames delivered so far determine. */
+static uint64_t avail(const ser_reuse *r, uint32_t i, uint32_t ph) {
+  const stage *g = &r->st[i];
+  uint64_t Sp = i ? r->st[i - 1].S : 1;
+  uint32_t pph = (uint32_t)(ph % Sp);
+  uint64_t q = (ph - pph) / Sp, in_end = i ? avail(r, i - 1, pph) : r->nfr;
+  int64_t num = (int64_t)in_end - 1 - (int64_t)q + g->p - (int64_t)g->d * (g->k - 1);
+  return num < 0 ? 0 : (uint64_t)(num / g->s) + 1;
+}
+
+/* Make stream positions [ma, mb) of stage i, phase ph available. When the
+ * frames are there (an offline caller pushes large blocks), positions past
+ * mb are computed in the same pass, up to a window's worth, so the stream
+ * runs in fewer and larger convolutions. */
 static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t mb) {
   const stage *g = &r->st[i];
   node *nd = &r->nodes[i][ph];
@@ -208,6 +224,18 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
   uint64_t Sp = i ? r->st[i - 1].S : 1;
   uint32_t pph = (uint32_t)(ph % Sp);
   uint64_t q = (ph - pph) / Sp;
+  if (ser_conv_fast_ok()) {
+    /* (only with the AVX-512 kernel, whose every output is the same sum
+     * however the positions are blocked, so results stay bit-identical for
+     * any push sizes; OpenBLAS's rounding depends on the matrix width)
+     * at most a window's worth (less the padding) per pass, and never so far
+     * that the ring would drop [ma, mb) */
+    uint64_t most = g->tmax > (2u * g->p + g->s - 1) / g->s + 1 ? g->tmax - (2u * g->p + g->s - 1) / g->s - 1 : 1;
+    uint64_t end = avail(r, i, ph);
+    if (end > m0 + most) end = m0 + most;
+    if (end > ma + g->cap) end = ma + g->cap;
+    if (end > mb) mb = end;
+  }
   int64_t a = (int64_t)(q + m0 * g->s) - (int64_t)g->p;
   int64_t b = (int64_t)(q + (mb - 1) * g->s) - (int64_t)g->p + (int64_t)g->d * (g->k - 1) + 1;
   if (a < 0) return -1; /* would read before the stream: not a clean position */
