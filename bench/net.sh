@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Network benchmark: builds bench/net_bench.c with the model and net sources
 # (as the library is built: -O3, no -march) and runs it single-threaded.
+# Runs twice: with ser-core's AVX-512 kernel (where the CPU has it), then
+# with SER_CONV=blas (im2col + OpenBLAS sgemm).
 # Usage: bench/net.sh [SECONDS_PER_MEASUREMENT]   (default 1)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,7 +10,10 @@ out=${TMPDIR:-/tmp}/ser-net-bench.$$
 src=$root/ser-core/src
 blas_inc=$(pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
 gcc -std=c11 -O3 -D_GNU_SOURCE -DSER_VERSION='"bench"' -I"$root/ser-core/include" $blas_inc \
-  "$root/bench/net_bench.c" "$src/util.c" "$src/model.c" "$src/model_io.c" "$src/net.c" \
+  "$root/bench/net_bench.c" "$src/util.c" "$src/model.c" "$src/model_io.c" "$src/net.c" "$src/conv_fast.c" \
   -o "$out" -lopenblas -lm -lpthread
 trap 'rm -f "$out"' EXIT
 OPENBLAS_NUM_THREADS=1 "$out" "${1:-1}"
+echo
+echo "== the same with SER_CONV=blas (im2col + OpenBLAS, the path of CPUs without AVX-512F)"
+SER_CONV=blas OPENBLAS_NUM_THREADS=1 "$out" "${1:-1}"
