@@ -184,6 +184,10 @@ static void on_utt(void *user, const ser_result *r) {
   if (r->speech) c->n_speech++;
 }
 
+/* Samples per ser_analyzer_push: large, so the analyzer's shared
+ * convolutions run ahead in wide blocks (docs/analyzer.md). */
+#define PUSH_BLOCK 65536
+
 /* Decode a file at the model's rate: WAV fast path (ser features' reader) or
  * GStreamer. With `stream`, a WAV file at the rate is left open in *stream
  * for reading block by block (*x stays NULL), so memory does not grow with
@@ -400,10 +404,10 @@ int cmd_classify(int argc, char **argv) {
         c.last_end = 0;
       }
       if (w.f) { /* WAV, block by block */
-        float *buf = malloc(16384 * sizeof *buf);
+        float *buf = malloc(PUSH_BLOCK * sizeof *buf);
         size_t got;
         n = 0;
-        while (buf && (got = ser_wav_read(&w, buf, 16384)) > 0) {
+        while (buf && (got = ser_wav_read(&w, buf, PUSH_BLOCK)) > 0) {
           ser_analyzer_push(a, buf, got, on_window, &c);
           n += got;
         }
@@ -415,8 +419,8 @@ int cmd_classify(int argc, char **argv) {
         }
         free(buf);
       } else {
-        for (size_t i = 0; i < n; i += 16384)
-          ser_analyzer_push(a, x + i, n - i < 16384 ? n - i : 16384, on_window, &c);
+        for (size_t i = 0; i < n; i += PUSH_BLOCK)
+          ser_analyzer_push(a, x + i, n - i < PUSH_BLOCK ? n - i : PUSH_BLOCK, on_window, &c);
       }
       ser_analyzer_finish(a, on_window, &c);
       if (fmt == FMT_VTT) vtt_flush(stdout, &c);

@@ -290,10 +290,33 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
   return 0;
 }
 
+/* Copies positions [a, b) of stage i's stream (phase ring nd, window base)
+ * into columns [a, b) of the window tensor wout. */
+static void copy_clean(const ser_reuse *r, uint32_t i, const node *nd, uint64_t base, float *wout, uint32_t tout,
+                       uint32_t a, uint32_t b) {
+  const stage *g = &r->st[i];
+  for (uint32_t c = 0; a < b && c < g->cout; c++) {
+    const float *ring = nd->ring + (size_t)c * g->cap;
+    float *dst = wout + (size_t)c * tout + a;
+    uint64_t pos = base + a;
+    uint32_t left = b - a;
+    while (left) {
+      uint32_t off = (uint32_t)(pos % g->cap), n = g->cap - off;
+      if (n > left) n = left;
+      memcpy(dst, ring + off, n * sizeof(float));
+      dst += n;
+      pos += n;
+      left -= n;
+    }
+  }
+}
+
 /* Stage i of the window: win (cin, tin) -> wout (cout, tout); clean positions
- * [cl, cr) come from the stream (base + j), the rest is computed here. */
+ * [cl, cr) come from the stream, the rest is computed here. Of the clean
+ * positions only those in [0, keep_l) and [keep_r, tout) are written (the
+ * columns the next stage's edges read; all of them for the last stage). */
 static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win, uint32_t tin,
-                        float *wout, uint32_t tout, uint32_t cl, uint32_t cr) {
+                        float *wout, uint32_t tout, uint32_t cl, uint32_t cr, uint32_t keep_l, uint32_t keep_r) {
   const stage *g = &r->st[i];
   if (cr <= cl) { /* nothing shared: the whole stage */
     int64_t ot = run_stage(r, g, win, tin, -1, -1);
@@ -305,19 +328,11 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
   uint64_t base = (fa - ph) / g->S;
   if (ensure(r, i, ph, base + cl, base + cr) < 0) return -1;
   const node *nd = &r->nodes[i][ph];
-  for (uint32_t c = 0; c < g->cout; c++) {
-    const float *ring = nd->ring + (size_t)c * g->cap;
-    float *dst = wout + (size_t)c * tout + cl;
-    uint64_t pos = base + cl;
-    uint32_t left = cr - cl;
-    while (left) {
-      uint32_t off = (uint32_t)(pos % g->cap), n = g->cap - off;
-      if (n > left) n = left;
-      memcpy(dst, ring + off, n * sizeof(float));
-      dst += n;
-      pos += n;
-      left -= n;
-    }
+  if (keep_l >= keep_r || keep_l >= cr || keep_r <= cl) {
+    copy_clean(r, i, nd, base, wout, tout, cl, cr);
+  } else {
+    copy_clean(r, i, nd, base, wout, tout, cl, keep_l > cl ? keep_l : cl);
+    copy_clean(r, i, nd, base, wout, tout, keep_r < cr ? keep_r : cr, cr);
   }
   /* left edge [0, cl): input slice [0, x) */
   if (cl > 0) {
@@ -375,47 +390,46 @@ int ser_reuse_window(ser_reuse *r, const float *fring, uint32_t fcap, uint64_t n
   r->fring = fring;
   r->fcap = fcap;
   r->nfr = nfr;
-  /* window input, channel-major: when the first stage has a shared middle,
-   * only the frames its two edges read (all of them otherwise) */
-  float *w0 = r->w[0];
-  const stage *g0 = &r->st[0];
-  uint64_t L = nf, R = nf, t0out = out_len(g0, nf);
-  {
-    uint64_t ncl = (g0->p + g0->s - 1) / g0->s;
-    int64_t num = (int64_t)nf - 1 + g0->p - (int64_t)g0->d * (g0->k - 1);
-    uint64_t ncr = num < 0 ? 0 : (uint64_t)(num / g0->s) + 1;
-    if (ncr > t0out) ncr = t0out;
-    if (ncr > ncl) {
-      L = ncl * g0->s + (uint64_t)g0->d * (g0->k - 1) + 1;
-      int64_t rr = (int64_t)ncr * g0->s - g0->p - g0->s;
-      R = rr < 0 ? 0 : (uint64_t)rr;
-      if (L >= R) L = nf, R = nf;
+  /* clean ranges of every stage: reads j*s - p + q*d all inside [cl, cr) */
+  uint64_t tl[MAX_STAGES + 1], cl[MAX_STAGES + 1], cr[MAX_STAGES + 1];
+  tl[0] = nf, cl[0] = 0, cr[0] = nf;
+  for (uint32_t i = 0; i < r->nst; i++) {
+    const stage *g = &r->st[i];
+    tl[i + 1] = out_len(g, tl[i]);
+    if (tl[i + 1] == 0) return 0;
+    cl[i + 1] = (cl[i] + g->p + g->s - 1) / g->s;
+    int64_t num = (int64_t)cr[i] - 1 + g->p - (int64_t)g->d * (g->k - 1);
+    cr[i + 1] = num < 0 ? 0 : (uint64_t)(num / g->s) + 1;
+    if (cr[i + 1] > tl[i + 1]) cr[i + 1] = tl[i + 1];
+    if (cr[i + 1] < cl[i + 1]) cr[i + 1] = cl[i + 1];
+  }
+  /* columns [0, L) and [R, tl) of stage i's input tensor that its edges read
+   * (all of them when it has no shared middle); the last tensor is whole */
+  uint64_t L[MAX_STAGES + 1], R[MAX_STAGES + 1];
+  for (uint32_t i = 0; i <= r->nst; i++) {
+    L[i] = R[i] = tl[i];
+    if (i == r->nst) continue;
+    const stage *g = &r->st[i];
+    if (cr[i + 1] > cl[i + 1]) {
+      uint64_t l = cl[i + 1] * g->s + (uint64_t)g->d * (g->k - 1) + 1;
+      int64_t rr = (int64_t)cr[i + 1] * g->s - g->p - g->s;
+      uint64_t rv = rr < 0 ? 0 : (uint64_t)rr;
+      if (l < rv) L[i] = l, R[i] = rv;
     }
   }
+  /* window input, channel-major: only the frames stage 0 reads itself */
+  float *w0 = r->w[0];
   for (uint32_t t = 0; t < nf; t++) {
-    if (t == L) t = (uint32_t)R;
+    if (t == L[0]) t = (uint32_t)R[0];
     if (t >= nf) break;
     const float *f = fring + (size_t)((fa + t) % fcap) * dim;
     for (uint32_t c = 0; c < dim; c++) w0[(size_t)c * nf + t] = f[c];
   }
-  uint64_t tin = nf, cl = 0, cr = nf;
-  for (uint32_t i = 0; i < r->nst; i++) {
-    const stage *g = &r->st[i];
-    uint64_t tout = out_len(g, tin);
-    if (tout == 0) return 0;
-    /* clean: reads j*s - p + q*d all inside [cl, cr) */
-    uint64_t ncl = (cl + g->p + g->s - 1) / g->s;
-    int64_t num = (int64_t)cr - 1 + g->p - (int64_t)g->d * (g->k - 1);
-    uint64_t ncr = num < 0 ? 0 : (uint64_t)(num / g->s) + 1;
-    if (ncr > tout) ncr = tout;
-    if (ncr < ncl) ncr = ncl;
-    if (window_stage(r, i, fa, r->w[i], (uint32_t)tin, r->w[i + 1], (uint32_t)tout,
-                     (uint32_t)ncl, (uint32_t)ncr) < 0)
+  for (uint32_t i = 0; i < r->nst; i++)
+    if (window_stage(r, i, fa, r->w[i], (uint32_t)tl[i], r->w[i + 1], (uint32_t)tl[i + 1], (uint32_t)cl[i + 1],
+                     (uint32_t)cr[i + 1], (uint32_t)L[i + 1], (uint32_t)R[i + 1]) < 0)
       return 0;
-    tin = tout;
-    cl = ncl;
-    cr = ncr;
-  }
+  uint64_t tin = tl[r->nst];
   uint32_t oc, ot;
   const stage *g = &r->st[r->nst - 1];
   if (ser_net_forward_layers(r->net, r->P, r->n_layers, r->w[r->nst], g->cout, (uint32_t)tin,

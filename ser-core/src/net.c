@@ -221,17 +221,6 @@ SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_
   }
 }
 
-/* Dot product in 16 independent lanes, so it vectorises. */
-SER_CLONES static float dot(const float *a, const float *b, uint32_t n) {
-  float s16[16] = {0}, s = 0.0f;
-  uint32_t t = 0;
-  for (; t + 16 <= n; t += 16)
-    for (int i = 0; i < 16; i++) s16[i] += a[t + i] * b[t + i];
-  for (; t < n; t++) s += a[t] * b[t];
-  for (int i = 0; i < 16; i++) s += s16[i];
-  return s;
-}
-
 static inline float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* Channel attention; scales x by its per-channel weights when `apply`, and
@@ -242,17 +231,17 @@ SER_CLONES static const float *channel_att(const ser_op *o, float *x, uint32_t C
   const float invT = 1.0f / (float)T;
   ser_rows_sum_max(x, C, T, T, avg, mx);
   for (uint32_t c = 0; c < C; c++) avg[c] *= invT;
+  /* the shared MLP on both descriptors at once: [h1; h2] = [avg; mx] W1^T,
+   * then out = sigmoid(W2 (relu(h1 + b1) + relu(h2 + b1)) + 2 b2) */
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2, (int)h, (int)C, 1.0f, avg, (int)C, o->w, (int)C, 0.0f,
+              h1, (int)h);
   for (uint32_t j = 0; j < h; j++) {
-    float sa = o->b[j] + dot(o->w + (size_t)j * C, avg, C), sm = o->b[j] + dot(o->w + (size_t)j * C, mx, C);
-    h1[j] = sa > 0.0f ? sa : 0.0f;
-    h2[j] = sm > 0.0f ? sm : 0.0f;
+    float sa = h1[j] + o->b[j], sm = h2[j] + o->b[j];
+    h1[j] = (sa > 0.0f ? sa : 0.0f) + (sm > 0.0f ? sm : 0.0f);
   }
-  for (uint32_t c = 0; c < C; c++) {
-    const float *wr = o->w2 + (size_t)c * h;
-    float v = 2.0f * o->b2[c];
-    for (uint32_t j = 0; j < h; j++) v += wr[j] * (h1[j] + h2[j]);
-    out[c] = sigmoid(v);
-  }
+  for (uint32_t c = 0; c < C; c++) out[c] = 2.0f * o->b2[c];
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)C, (int)h, 1.0f, o->w2, (int)h, h1, 1, 1.0f, out, 1);
+  for (uint32_t c = 0; c < C; c++) out[c] = sigmoid(out[c]);
   for (uint32_t c = 0; apply && c < C; c++) {
     float *xr = x + (size_t)c * T, a = out[c];
     for (uint32_t t = 0; t < T; t++) xr[t] *= a;
