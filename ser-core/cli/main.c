@@ -23,6 +23,8 @@ static void usage(FILE *f) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fprintf(f, "\n'ser COMMAND --help' describes a command.\n"
+             "Environment: OPENBLAS_NUM_THREADS=1 is advised (docs/threads.md); SER_CONV=blas runs the\n"
+             "convolutions through OpenBLAS instead of ser-core's AVX-512 kernel (for comparisons).\n"
              "Exit status: 0 success, 1 usage error, 2 bad input.\n");
 }
 
