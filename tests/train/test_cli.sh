@@ -96,6 +96,12 @@ expect 0 "train mixup+smoothing+avg" "$SER" train "${common[@]}" --mixup 0.4 --l
 "$SER" info "$tmp/mx.sermodel" > "$tmp/info"
 grep -q "avg_epochs: 2" "$tmp/info" || no "model lacks avg_epochs metadata: $(cat "$tmp/info")"
 cmp -s "$tmp/m.sermodel" "$tmp/mx.sermodel" && no "mixup/smoothing/averaging changed nothing"
+# the running average is not checkpointed: resuming inside the averaging window is refused, not wrong
+expect 0 "train avg, stop after 2" "$SER" train "${common[@]}" --avg-epochs 2 --checkpoint-dir "$tmp/ck" --stop-after 2 \
+  -o "$tmp/st.sermodel" "$D/emodb"
+expect 2 "resume inside the averaging window" "$SER" train "${common[@]}" --avg-epochs 2 --checkpoint-dir "$tmp/ck" \
+  --resume -o "$tmp/st.sermodel" "$D/emodb"
+grep -q "inside the weight-averaging window" "$tmp/err" || no "resume refusal unclear: $(cat "$tmp/err")"
 
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail
