@@ -188,23 +188,25 @@ SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_
   const int64_t k = o->kernel, s = o->stride, p = o->padding;
   const int is_max = o->kind == SER_OP_MAXPOOL;
   const float inv = 1.0f / (float)k;
-  /* outputs [t0, t1) have their whole pool inside the input */
+  /* outputs [t0, t1) have their whole pool inside the input; for the usual
+   * max pool 2/2 those run in a loop that vectorises */
   int64_t t0 = (p + s - 1) / s, t1 = T >= k ? ((int64_t)T - k + p) / s + 1 : 0;
   if (t1 > To) t1 = To;
   if (t0 > t1) t0 = t1;
+  const int pair = is_max && k == 2 && s == 2;
   for (uint32_t c = 0; c < C; c++) {
     const float *xr = x + (size_t)c * T;
     float *yr = y + (size_t)c * To;
-    for (int64_t t = 0; t < To; t++) {
-      if (t == t0 && t1 > t0 && is_max && k == 2 && s == 2) { /* the usual case, vectorised */
-        const float *xa = xr + 2 * t0 - p;
-        for (int64_t u = 0; u < t1 - t0; u++) {
-          float a = xa[2 * u], b = xa[2 * u + 1];
-          yr[t0 + u] = a > b ? a : b;
-        }
-        t = t1 - 1;
-        continue;
+    if (pair) {
+      const float *xa = xr + 2 * t0 - p;
+      for (int64_t u = 0; u < t1 - t0; u++) {
+        float a = xa[2 * u], b = xa[2 * u + 1];
+        yr[t0 + u] = a > b ? a : b;
       }
+    }
+    for (int64_t t = 0; t < To; t++) {
+      if (pair && t == t0) t = t1; /* done above */
+      if (t >= To) break;
       int64_t a = t * s - p, b = a + k;
       if (a < 0) a = 0;
       if (b > T) b = T;
