@@ -251,9 +251,11 @@ SER_CLONES static const float *channel_att(const ser_op *o, float *x, uint32_t C
   return out;
 }
 
-/* Spatial attention; cscale: channel weights of a channel attention right
- * before it, applied here in the same pass (or NULL). */
-SER_CLONES static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32_t T, float *scr, const float *cscale) {
+/* Spatial attention, x (read only) -> y; cscale: channel weights of a
+ * channel attention right before it, applied here in the same pass (or
+ * NULL). y = (x * cscale[c]) * sigmoid(conv([mean_c; max_c])). */
+SER_CLONES static void spatial_att(const ser_op *o, const float *x, float *y, uint32_t C, uint32_t T, float *scr,
+                                   const float *cscale) {
   const uint32_t k = o->kernel, p = o->padding, L = T + 2 * p;
   float *mean = scr, *mx = scr + L, *sv = scr + 2 * L;
   memset(mean, 0, (size_t)L * sizeof *mean);
@@ -261,20 +263,12 @@ SER_CLONES static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32
   float *mr = mean + p, *xr0 = mx + p;
   for (uint32_t t = 0; t < T; t++) xr0[t] = -INFINITY;
   for (uint32_t c = 0; c < C; c++) {
-    float *xr = x + (size_t)c * T;
-    if (cscale) {
-      const float a = cscale[c];
-      for (uint32_t t = 0; t < T; t++) {
-        float v = xr[t] * a;
-        xr[t] = v;
-        mr[t] += v;
-        xr0[t] = v > xr0[t] ? v : xr0[t];
-      }
-    } else {
-      for (uint32_t t = 0; t < T; t++) {
-        mr[t] += xr[t];
-        xr0[t] = xr[t] > xr0[t] ? xr[t] : xr0[t];
-      }
+    const float *xr = x + (size_t)c * T;
+    const float a = cscale ? cscale[c] : 1.0f;
+    for (uint32_t t = 0; t < T; t++) {
+      float v = cscale ? xr[t] * a : xr[t];
+      mr[t] += v;
+      xr0[t] = v > xr0[t] ? v : xr0[t];
     }
   }
   const float invC = 1.0f / (float)C;
@@ -286,8 +280,14 @@ SER_CLONES static void spatial_att(const ser_op *o, float *x, uint32_t C, uint32
     sv[t] = sigmoid(v);
   }
   for (uint32_t c = 0; c < C; c++) {
-    float *xr = x + (size_t)c * T;
-    for (uint32_t t = 0; t < T; t++) xr[t] *= sv[t];
+    const float *xr = x + (size_t)c * T;
+    float *yr = y + (size_t)c * T;
+    if (cscale) {
+      const float a = cscale[c];
+      for (uint32_t t = 0; t < T; t++) yr[t] = (xr[t] * a) * sv[t];
+    } else {
+      for (uint32_t t = 0; t < T; t++) yr[t] = xr[t] * sv[t];
+    }
   }
 }
 
@@ -302,59 +302,89 @@ static void op_shape(const ser_op *o, uint32_t c, uint32_t t, int64_t pl, int64_
   }
 }
 
-/* Runs compiled ops [first, last) on the (C, T) tensor in n->a; returns the
+/* Ops that write a new tensor (reading their input only); the others
+ * change their input in place. */
+static int out_of_place(const ser_model *m, uint32_t i, uint32_t last) {
+  switch (m->ops[i].kind) {
+  case SER_OP_CONV: case SER_OP_MAXPOOL: case SER_OP_AVGPOOL: case SER_OP_SPATIAL_ATT:
+  case SER_OP_GLOBAL_POOL: case SER_OP_DENSE:
+    return 1;
+  case SER_OP_CHANNEL_ATT: /* CBAM: applied by the spatial attention after it */
+    return i + 1 < last && m->ops[i + 1].kind == SER_OP_SPATIAL_ATT;
+  default:
+    return 0;
+  }
+}
+
+/* Runs compiled ops [first, last) on the (C, T) tensor x, which is only
+ * read (it may be n->a). The last op that writes a new tensor writes into
+ * out when out is not NULL; other results go to n->a / n->b, and x is
+ * copied there first when an in-place op would touch it. Returns the
  * buffer holding the result and updates *pc, *pt. A conv at `first` is
  * padded with (pl, pr) zeros instead of its own padding when pl >= 0. */
-static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, uint32_t *pt, int64_t pl,
-                      int64_t pr) {
+static float *run_ops(ser_net *n, uint32_t first, uint32_t last, const float *x, float *out, uint32_t *pc,
+                      uint32_t *pt, int64_t pl, int64_t pr) {
   const ser_model *m = n->m;
-  float *cur = n->a, *oth = n->b, *tmp;
   uint32_t C = *pc, T = *pt;
+  uint32_t lw = last; /* the last op writing a new tensor */
+  for (uint32_t i = first; i < last; i++)
+    if (out_of_place(m, i, last)) lw = i;
+  const float *cur = x;
   for (uint32_t i = first; i < last; i++) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;
     int64_t l = i == first ? pl : -1, r = i == first ? pr : -1;
     op_shape(o, C, T, l, r, &oc, &ot);
     if (l < 0) l = r = o->padding;
+    float *dst = NULL; /* where a new tensor goes; or the tensor changed in place */
+    if (out_of_place(m, i, last)) {
+      dst = out && i == lw ? out : cur == n->a ? n->b : n->a;
+    } else if (o->kind != SER_OP_FLATTEN && cur != n->a && cur != n->b && cur != out) {
+      memcpy(n->a, cur, (size_t)C * T * sizeof *cur);
+      cur = n->a;
+    }
+    float *w = (float *)cur; /* in-place ops: cur is n->a, n->b or out here */
     switch (o->kind) {
     case SER_OP_CONV:
       if (o->wp) {
         /* a ReLU right after the conv runs inside the kernel */
         int relu = i + 1 < last && m->ops[i + 1].kind == SER_OP_RELU;
-        conv1d_fast(o, cur, T, oth, ot, n->col, (uint32_t)l, (uint32_t)r, relu);
+        conv1d_fast(o, cur, T, dst, ot, n->col, (uint32_t)l, (uint32_t)r, relu);
         i += relu;
       } else {
-        conv1d(o, cur, T, oth, ot, n->col, (uint32_t)l);
+        conv1d(o, cur, T, dst, ot, n->col, (uint32_t)l);
       }
-      tmp = cur, cur = oth, oth = tmp;
+      cur = dst;
       break;
     case SER_OP_AFFINE:
       for (uint32_t c = 0; c < C; c++) {
-        float *r = cur + (size_t)c * T, a = o->w[c], b = o->b[c];
+        float *r = w + (size_t)c * T, a = o->w[c], b = o->b[c];
         for (uint32_t t = 0; t < T; t++) r[t] = r[t] * a + b;
       }
       break;
     case SER_OP_RELU: {
       size_t nn = (size_t)C * T;
-      for (size_t j = 0; j < nn; j++) cur[j] = cur[j] > 0.0f ? cur[j] : 0.0f;
+      for (size_t j = 0; j < nn; j++) w[j] = w[j] > 0.0f ? w[j] : 0.0f;
       break;
     }
     case SER_OP_MAXPOOL:
     case SER_OP_AVGPOOL:
-      pool(o, cur, C, T, oth, ot);
-      tmp = cur, cur = oth, oth = tmp;
+      pool(o, cur, C, T, dst, ot);
+      cur = dst;
       break;
     case SER_OP_CHANNEL_ATT:
-      if (i + 1 < last && m->ops[i + 1].kind == SER_OP_SPATIAL_ATT) {
+      if (dst) {
         /* CBAM: the channel weights are applied in the spatial pass */
-        const float *cs = channel_att(o, cur, C, T, n->att, 0);
-        spatial_att(&m->ops[++i], cur, C, T, n->att + n->att_cap, cs);
+        const float *cs = channel_att(o, w, C, T, n->att, 0);
+        spatial_att(&m->ops[++i], cur, dst, C, T, n->att + n->att_cap, cs);
+        cur = dst;
       } else {
-        channel_att(o, cur, C, T, n->att, 1);
+        channel_att(o, w, C, T, n->att, 1);
       }
       break;
     case SER_OP_SPATIAL_ATT:
-      spatial_att(o, cur, C, T, n->att + n->att_cap, NULL);
+      spatial_att(o, cur, dst, C, T, n->att + n->att_cap, NULL);
+      cur = dst;
       break;
     case SER_OP_GLOBAL_POOL:
       for (uint32_t c0 = 0; c0 < C; c0 += 64) {
@@ -362,29 +392,29 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, u
         uint32_t nc = C - c0 < 64 ? C - c0 : 64;
         ser_rows_sum_max(cur + (size_t)c0 * T, nc, T, T, sum, mx);
         for (uint32_t c = 0; c < nc; c++) {
-          if (o->mode == 0) oth[c0 + c] = sum[c] / (float)T;
-          else if (o->mode == 1) oth[c0 + c] = mx[c];
+          if (o->mode == 0) dst[c0 + c] = sum[c] / (float)T;
+          else if (o->mode == 1) dst[c0 + c] = mx[c];
           else {
-            oth[c0 + c] = sum[c] / (float)T;
-            oth[C + c0 + c] = mx[c];
+            dst[c0 + c] = sum[c] / (float)T;
+            dst[C + c0 + c] = mx[c];
           }
         }
       }
-      tmp = cur, cur = oth, oth = tmp;
+      cur = dst;
       break;
     case SER_OP_FLATTEN:
       break; /* (C, T) row-major is already channel-major flat */
     case SER_OP_DENSE:
-      memcpy(oth, o->b, (size_t)o->out_ch * sizeof *oth);
+      memcpy(dst, o->b, (size_t)o->out_ch * sizeof *dst);
       cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)o->out_ch, (int)o->in_ch, 1.0f, o->w, (int)o->in_ch, cur, 1,
-                  1.0f, oth, 1);
-      tmp = cur, cur = oth, oth = tmp;
+                  1.0f, dst, 1);
+      cur = dst;
       break;
     case SER_OP_SOFTMAX: {
       float mx = -INFINITY, sum = 0.0f;
-      for (uint32_t c = 0; c < C; c++) mx = cur[c] > mx ? cur[c] : mx;
-      for (uint32_t c = 0; c < C; c++) sum += cur[c] = expf(cur[c] - mx);
-      for (uint32_t c = 0; c < C; c++) cur[c] /= sum;
+      for (uint32_t c = 0; c < C; c++) mx = w[c] > mx ? w[c] : mx;
+      for (uint32_t c = 0; c < C; c++) sum += w[c] = expf(w[c] - mx);
+      for (uint32_t c = 0; c < C; c++) w[c] /= sum;
       break;
     }
     default:
@@ -395,7 +425,7 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, uint32_t *pc, u
   }
   *pc = C;
   *pt = T;
-  return cur;
+  return (float *)cur;
 }
 
 int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_error *err) {
@@ -419,8 +449,8 @@ int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_e
   } else {
     memcpy(cur, x, (size_t)C * T * sizeof *cur);
   }
-  cur = run_ops(n, 0, m->n_ops, &C, &T, -1, -1);
-  memcpy(probs, cur, (size_t)s->n_labels * sizeof *probs);
+  const float *r = run_ops(n, 0, m->n_ops, cur, NULL, &C, &T, -1, -1);
+  memcpy(probs, r, (size_t)s->n_labels * sizeof *probs);
   return 0;
 }
 
@@ -484,11 +514,19 @@ int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, con
   }
   if ((uint64_t)C * T > out_cap)
     return ser_fail(err, "output: %u x %u values, the buffer holds %zu", C, T, out_cap);
-  memmove(n->a, x, (size_t)c * t * sizeof *x);
+  /* x is read in place and the result written straight into out, unless
+   * the two overlap */
+  const float *in = x;
+  float *dst = out;
+  if ((const char *)x < (const char *)(out + out_cap) && (const char *)out < (const char *)(x + (size_t)c * t)) {
+    memmove(n->a, x, (size_t)c * t * sizeof *x);
+    in = n->a;
+    dst = NULL;
+  }
   C = c;
   T = t;
-  const float *r = run_ops(n, first, last, &C, &T, pad_left, pad_right);
-  memmove(out, r, (size_t)C * T * sizeof *out);
+  const float *r = run_ops(n, first, last, in, dst, &C, &T, pad_left, pad_right);
+  if (r != out) memmove(out, r, (size_t)C * T * sizeof *out);
   *out_c = C;
   *out_t = T;
   return 0;
