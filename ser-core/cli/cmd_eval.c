@@ -65,12 +65,12 @@ static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t 
   float probs[64];
   for (size_t i = 0; i < n; i++) {
     const ser_clip *c = &clips[idx[i]];
-    int r = whole_mode ? ser_train_classify_whole(spec, c->audio, c->n, probs, &err)
-                       : ser_train_classify_clip(ev, c->audio, c->n, probs, &err);
+    int r = whole_mode ? ser_train_classify_whole_clip(spec, c, probs, &err)
+                       : ser_train_classify(ev, c, probs, &err);
     if (r == 0 && alt_total) { /* the other utterance mode, reported in one summary line */
       float p2[64];
-      r = !whole_mode ? ser_train_classify_whole(spec, c->audio, c->n, p2, &err)
-                      : ser_train_classify_clip(ev, c->audio, c->n, p2, &err);
+      r = !whole_mode ? ser_train_classify_whole_clip(spec, c, p2, &err)
+                      : ser_train_classify(ev, c, p2, &err);
       uint32_t a2 = 0;
       for (uint32_t k = 1; k < spec->n_labels; k++)
         if (p2[k] > p2[a2]) a2 = k;
@@ -310,6 +310,34 @@ int cmd_eval(int argc, char **argv) {
           return EXIT_BADINPUT;
         }
   }
+  if (o.norm != TC_NORM_GLOBAL) {
+    /* every speaker's (or clip's) statistics from its own clips, labels unused: for the test
+     * speakers of a fold this is unsupervised adaptation to them (docs/training.md) */
+    ser_model_spec fs;
+    memset(&fs, 0, sizeof fs);
+    int grc = -1;
+    if (model) grc = tc_group_norm(&o, &mspec, &d, "eval") < 0 || tc_group_norm(&o, &mspec, &x, "eval") < 0 ? -1 : 0;
+    else if (tc_build_spec(&o, 0, &fs, "eval") == 0) {
+      grc = tc_group_norm(&o, &fs, &d, "eval") < 0 || tc_group_norm(&o, &fs, &x, "eval") < 0 ? -1 : 0;
+      ser_model_spec_clear(&fs);
+    }
+    if (grc < 0) {
+      tc_data_free(&x);
+      tc_data_free(&d);
+      ser_model_spec_clear(&mspec);
+      tc_opts_free(&o);
+      free(extra);
+      return EXIT_BADINPUT;
+    }
+  }
+  if (model) { /* a model trained with another --norm expects other inputs */
+    const char *mn = "global";
+    for (uint32_t k = 0; k < mspec.n_meta; k++)
+      if (!strcmp(mspec.meta_keys[k], "feature_norm")) mn = mspec.meta_values[k];
+    if (strcmp(mn, tc_norm_name(o.norm)))
+      fprintf(stderr, "ser eval: warning: %s was trained with --norm %s, evaluated with --norm %s\n", model, mn,
+              tc_norm_name(o.norm));
+  }
   ser_confusion total, alt;
   ser_confusion_init(&total, o.n_labels);
   ser_confusion_init(&alt, o.n_labels);
@@ -325,6 +353,11 @@ int cmd_eval(int argc, char **argv) {
   char title[1024];
   fprintf(stdout, "ser eval: %zu clips of %u speakers (%s), %u labels, protocol %s\n", d.n, d.n_speakers, d.corpora,
           o.n_labels, model ? "model" : protocol);
+  if (o.norm == TC_NORM_SPEAKER)
+    fprintf(stdout, "ser eval: --norm speaker: every speaker's features normalised with that speaker's statistics, "
+                    "test speakers' from their own clips without labels\n");
+  else if (o.norm == TC_NORM_UTTERANCE)
+    fprintf(stdout, "ser eval: --norm utterance: every clip's features normalised with its own statistics\n");
   if (x.n)
     fprintf(stdout, "ser eval: plus %zu extra training clips of %u speakers (%s) in every fold's training set, "
                     "never tested\n", x.n, x.n_speakers, x.corpora);
@@ -399,7 +432,7 @@ int cmd_eval(int argc, char **argv) {
       rc = EXIT_USAGE;
       goto done;
     }
-    if (ser_train_norm_stats(&spec, tr, ntr, &err) < 0) {
+    if (tc_norm_stats(&o, &spec, tr, ntr, &err) < 0) {
       fprintf(stderr, "ser eval: %s\n", err.msg);
       ser_model_spec_clear(&spec);
       goto done;

@@ -97,6 +97,7 @@ int cmd_train(int argc, char **argv) {
     rc = EXIT_USAGE;
     goto out1;
   }
+  if (tc_group_norm(&o, &spec, &d, "train") < 0) goto out1;
   /* validation speakers among all speakers */
   uint32_t *all = malloc(d.n_speakers * sizeof(uint32_t));
   for (uint32_t k = 0; k < d.n_speakers; k++) all[k] = k;
@@ -117,7 +118,7 @@ int cmd_train(int argc, char **argv) {
       strcat(vlist, d.speakers[k]);
     }
   ser_error err;
-  if (ser_train_norm_stats(&spec, tr, ntr, &err) < 0) {
+  if (tc_norm_stats(&o, &spec, tr, ntr, &err) < 0) {
     fprintf(stderr, "ser train: %s\n", err.msg);
     goto out1;
   }
@@ -137,6 +138,7 @@ int cmd_train(int argc, char **argv) {
   ser_model_spec_set_meta(&spec, "seed", buf);
   ser_model_spec_set_meta(&spec, "command", o.cmdline ? o.cmdline : "");
   ser_model_spec_set_meta(&spec, "trainer", "ser train " SER_VERSION);
+  if (o.norm != TC_NORM_GLOBAL) ser_model_spec_set_meta(&spec, "feature_norm", tc_norm_name(o.norm));
   for (int k = 0; k < o.n_meta; k++) {
     char *kv = strdup(o.meta_kv[k]), *eq = strchr(kv, '=');
     *eq = 0;
@@ -183,6 +185,10 @@ int cmd_train(int argc, char **argv) {
     if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
     fprintf(stderr, ", %.0f s)\n", res.seconds);
   }
+  if (o.norm != TC_NORM_GLOBAL)
+    fprintf(stderr, "ser train: note: %s expects %s-normalised features (metadata feature_norm=%s); ser classify and "
+                    "the element apply only its stored statistics, so use it with ser eval --model %s --norm %s\n",
+            out, tc_norm_name(o.norm), tc_norm_name(o.norm), out, tc_norm_name(o.norm));
   rc = EXIT_OK;
 out1:
   ser_model_spec_clear(&spec);

@@ -124,6 +124,17 @@ void tc_print_opts_help(FILE *f) {
           "                          once (alternately speed and pitch) and draw from them\n"
           "                          (default 2, at most 16; 0 = perturb on the fly, slower)\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
+          "  --norm global|speaker|utterance   feature normalisation before the model's stored\n"
+          "                          per-coefficient statistics (default global: none; the stored\n"
+          "                          statistics are those of all training frames). speaker: each\n"
+          "                          speaker's frames are z-normalised with the mean/std of all\n"
+          "                          frames of that speaker's (trimmed, un-augmented) clips, the\n"
+          "                          stored statistics are then those of the normalised frames\n"
+          "                          (about 0/1); in ser eval the TEST speakers' statistics come\n"
+          "                          from their own clips, without labels (transductive: a live\n"
+          "                          stream would need a running normaliser, which ser classify\n"
+          "                          and the element do not have). utterance: each clip with its\n"
+          "                          own statistics. See docs/training.md\n"
           "  --trim-db DB            cut leading and trailing silence: keep from the first to the\n"
           "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
           "                          (default 40; 0 = keep whole clips), training and test alike\n"
@@ -348,6 +359,12 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     NEED();
     if (!strchr(val, '=') || o->n_meta >= 32) BAD();
     o->meta_kv[o->n_meta++] = (char *)val;
+  } else if (!strcmp(a, "--norm")) {
+    NEED();
+    if (!strcmp(val, "global")) o->norm = TC_NORM_GLOBAL;
+    else if (!strcmp(val, "speaker")) o->norm = TC_NORM_SPEAKER;
+    else if (!strcmp(val, "utterance")) o->norm = TC_NORM_UTTERANCE;
+    else BAD();
   } else if (!strcmp(a, "--trim-db")) {
     NEED();
     if (parse_f(val, &o->trim_db) < 0 || o->trim_db < 0) BAD();
@@ -388,6 +405,7 @@ void tc_data_free(tc_data *d) {
   free(d->paths);
   free(d->speakers);
   free(d->clips);
+  free(d->gstats);
   memset(d, 0, sizeof *d);
 }
 
@@ -480,6 +498,7 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
       d->clips[d->n].audio = x;
       d->clips[d->n].n = n;
       d->clips[d->n].label = (uint32_t)li;
+      d->clips[d->n].norm_mean = d->clips[d->n].norm_std = NULL;
       d->n++;
       if (tty && (done % 20 == 0 || done == total))
         fprintf(stderr, "\rdecoding %zu/%zu", done, total);
@@ -522,6 +541,68 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
   }
   if (rc < 0) tc_data_free(d);
   return rc;
+}
+
+const char *tc_norm_name(int norm) {
+  return norm == TC_NORM_SPEAKER ? "speaker" : norm == TC_NORM_UTTERANCE ? "utterance" : "global";
+}
+
+int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const char *cmd) {
+  for (size_t i = 0; i < d->n; i++) d->clips[i].norm_mean = d->clips[i].norm_std = NULL;
+  free(d->gstats);
+  d->gstats = NULL;
+  if (o->norm == TC_NORM_GLOBAL || d->n == 0) return 0;
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  size_t groups = o->norm == TC_NORM_SPEAKER ? d->n_speakers : d->n;
+  ser_clip *sel = malloc(d->n * sizeof *sel);
+  d->gstats = malloc(groups * 2 * dim * sizeof(float));
+  if (!sel || !d->gstats) {
+    free(sel);
+    fprintf(stderr, "ser %s: out of memory\n", cmd);
+    return -1;
+  }
+  ser_error err;
+  for (size_t g = 0; g < groups; g++) {
+    size_t m = 0;
+    if (o->norm == TC_NORM_SPEAKER) {
+      for (size_t i = 0; i < d->n; i++)
+        if (d->clips[i].speaker == g) sel[m++] = d->clips[i];
+    } else sel[m++] = d->clips[g];
+    float *mean = d->gstats + g * 2 * dim, *sd = mean + dim;
+    if (ser_train_feature_stats(spec, sel, m, mean, sd, &err) < 0) {
+      fprintf(stderr, "ser %s: %s statistics of %s: %s\n", cmd, tc_norm_name(o->norm),
+              o->norm == TC_NORM_SPEAKER ? d->speakers[g] : d->paths[g], err.msg);
+      free(sel);
+      return -1;
+    }
+  }
+  free(sel);
+  for (size_t i = 0; i < d->n; i++) {
+    size_t g = o->norm == TC_NORM_SPEAKER ? d->clips[i].speaker : i;
+    d->clips[i].norm_mean = d->gstats + g * 2 * dim;
+    d->clips[i].norm_std = d->gstats + g * 2 * dim + dim;
+  }
+  return 0;
+}
+
+int tc_norm_stats(const tc_opts *o, ser_model_spec *spec, const ser_clip *tr, size_t ntr, ser_error *err) {
+  if (o->norm == TC_NORM_GLOBAL) return ser_train_norm_stats(spec, tr, ntr, err);
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  float *mean = malloc(dim * sizeof(float)), *sd = malloc(dim * sizeof(float));
+  if (!mean || !sd) {
+    free(mean), free(sd);
+    return ser_fail(err, "normalisation: out of memory");
+  }
+  free(spec->norm_mean);
+  free(spec->norm_std);
+  spec->norm_mean = spec->norm_std = NULL;
+  if (ser_train_feature_stats(spec, tr, ntr, mean, sd, err) < 0) {
+    free(mean), free(sd);
+    return -1;
+  }
+  spec->norm_mean = mean;
+  spec->norm_std = sd;
+  return 0;
 }
 
 int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd) {

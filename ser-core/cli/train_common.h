@@ -9,6 +9,11 @@
 
 #define TC_MAX_LABELS 64
 
+/* --norm: what the features are normalised with before the model's stored
+ * (global) statistics. */
+enum { TC_NORM_GLOBAL = 0, TC_NORM_SPEAKER = 1, TC_NORM_UTTERANCE = 2 };
+const char *tc_norm_name(int norm);
+
 typedef struct tc_opts {
   /* model */
   ser_arch_config arch;
@@ -28,6 +33,7 @@ typedef struct tc_opts {
   int n_meta;
   int quiet;
   float trim_db;                /* trim leading/trailing silence (dB below the loudest frame); 0 = off */
+  int norm;                     /* TC_NORM_*: feature normalisation (--norm) */
   /* inputs */
   char **corpora;
   int n_corpora;
@@ -55,12 +61,23 @@ typedef struct tc_data {
   uint32_t n_speakers;
   char corpora[256]; /* comma list of corpus names */
   size_t dropped;    /* clips whose label is not in the set */
+  float *gstats;     /* --norm speaker/utterance: the groups' mean and std (clips point here) */
 } tc_data;
 
 /* Scan/load every corpus (folder or CSV), map labels, keep --speakers,
  * decode at rate (through the cache). Returns 0 or -1 (message printed). */
 int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd);
 void tc_data_free(tc_data *d);
+
+/* --norm speaker|utterance: compute every speaker's (or clip's) statistics
+ * from the clips of d (decoded and trimmed, no augmentation, labels unused)
+ * with spec's feature parameters and point each clip's norm_mean/norm_std at
+ * them. --norm global: nothing. Returns 0 or -1 (message printed). */
+int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const char *cmd);
+/* The model's stored statistics from the training clips: raw features
+ * (ser_train_norm_stats, --norm global) or the group-normalised ones
+ * (ser_train_feature_stats, about 0 and 1). */
+int tc_norm_stats(const tc_opts *o, ser_model_spec *spec, const ser_clip *tr, size_t ntr, ser_error *err);
 
 /* Build a fresh spec from the options. */
 int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd);

@@ -135,7 +135,7 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   if (spec->arch == SER_ARCH_PAPER) {
     float *x = NULL;
     uint32_t nf = 0;
-    if (ser_train_clip_input(spec, a, na, 0, &x, &nf, &w->err) < 0) return -1;
+    if (ser_train_group_input(spec, a, na, c->norm_mean, c->norm_std, 0, &x, &nf, &w->err) < 0) return -1;
     memcpy(dst, x, spec->in_len * sizeof(float));
     free(x);
     return 0;
@@ -153,7 +153,8 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   }
   float *f = NULL;
   uint32_t nf = 0;
-  if (ser_train_clip_input(spec, a, na, spec->in_len, &f, &nf, &w->err) < 0) return -1;
+  if (ser_train_group_input(spec, a, na, c->norm_mean, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
+    return -1;
   uint32_t T = spec->in_len;
   uint32_t st = nf > T ? ser_rng_below(&r, nf - T + 1) : 0;
   memcpy(dst, f + (size_t)st * dim, (size_t)T * dim * sizeof(float));
@@ -600,7 +601,7 @@ static int evaluate(ser_tnet *ev, const ser_clip *val, size_t n, double *ua, dou
   float probs[64];
   size_t correct = 0;
   for (size_t i = 0; i < n; i++) {
-    if (ser_train_classify_clip(ev, val[i].audio, val[i].n, probs, err) < 0) return -1;
+    if (ser_train_classify(ev, &val[i], probs, err) < 0) return -1;
     uint32_t am = 0;
     for (uint32_t k = 1; k < K; k++)
       if (probs[k] > probs[am]) am = k;
@@ -895,5 +896,119 @@ done:
   ser_tnet_free(ev);
   pool_free(P);
   free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order), free(avg);
+  return rc;
+}
+
+/* ---- group (speaker / utterance) normalisation ------------------------------ */
+
+/* Statistics that normalise like (x - pm) / ps followed by the spec's
+ * (x - gm) / gs: mean pm + gm ps, std ps gs (std floored as arch.c's
+ * normalise floors them). */
+static void compose_norm(const ser_model_spec *spec, const float *pm, const float *ps, float *om,
+                         float *os) {
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  for (uint32_t d = 0; d < dim; d++) {
+    double p = ps[d] > 1e-8f ? ps[d] : 1e-8f;
+    double gm = spec->norm_mean ? spec->norm_mean[d] : 0.0;
+    double gs = spec->norm_std ? (spec->norm_std[d] > 1e-8f ? spec->norm_std[d] : 1e-8f) : 1.0;
+    om[d] = (float)(pm[d] + gm * p);
+    os[d] = (float)(p * gs);
+  }
+}
+
+int ser_train_group_input(const ser_model_spec *spec, const float *audio, size_t n, const float *group_mean,
+                          const float *group_std, uint32_t min_frames, float **out, uint32_t *frames,
+                          ser_error *err) {
+  if (!group_mean || !group_std) return ser_train_clip_input(spec, audio, n, min_frames, out, frames, err);
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  float *m = malloc(2 * (size_t)dim * sizeof(float));
+  if (!m) return ser_fail(err, "clip: out of memory");
+  compose_norm(spec, group_mean, group_std, m, m + dim);
+  ser_model_spec grp = *spec; /* shallow: only the normalisation differs */
+  grp.norm_mean = m;
+  grp.norm_std = m + dim;
+  int rc = ser_train_clip_input(&grp, audio, n, min_frames, out, frames, err);
+  free(m);
+  return rc;
+}
+
+int ser_train_feature_stats(const ser_model_spec *spec, const ser_clip *clips, size_t n, float *mean,
+                            float *std, ser_error *err) {
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  double *s1 = calloc(dim + 1, sizeof(double)), *s2 = calloc(dim + 1, sizeof(double));
+  if (!s1 || !s2) {
+    free(s1), free(s2);
+    return ser_fail(err, "normalisation: out of memory");
+  }
+  double cnt = 0;
+  for (size_t i = 0; i < n; i++) {
+    const float *a = clips[i].audio;
+    size_t na = clips[i].n;
+    float *tmp = NULL, *f = NULL;
+    size_t nf = 0;
+    if (spec->arch == SER_ARCH_PAPER && spec->clip_samples) {
+      tmp = calloc(spec->clip_samples, sizeof(float));
+      if (!tmp) {
+        free(s1), free(s2);
+        return ser_fail(err, "normalisation: out of memory");
+      }
+      memcpy(tmp, a, (na < spec->clip_samples ? na : spec->clip_samples) * sizeof(float));
+      a = tmp;
+      na = spec->clip_samples;
+    }
+    int rc = ser_features_clip(&spec->feat, a, na, &f, &nf, err);
+    free(tmp);
+    if (rc < 0) {
+      free(s1), free(s2);
+      return -1;
+    }
+    const float *pm = clips[i].norm_std ? clips[i].norm_mean : NULL, *ps = clips[i].norm_std;
+    for (size_t k = 0; k < nf; k++)
+      for (uint32_t d = 0; d < dim; d++) {
+        double v = f[k * dim + d];
+        if (pm) v = (v - pm[d]) / (ps[d] > 1e-8f ? ps[d] : 1e-8f);
+        s1[d] += v;
+        s2[d] += v * v;
+      }
+    cnt += (double)nf;
+    free(f);
+  }
+  for (uint32_t d = 0; d < dim; d++) {
+    double m = cnt > 0 ? s1[d] / cnt : 0, v = cnt > 0 ? s2[d] / cnt - m * m : 1;
+    mean[d] = (float)m;
+    std[d] = (float)sqrt(v > 1e-12 ? v : 1e-12);
+  }
+  free(s1), free(s2);
+  return 0;
+}
+
+int ser_train_classify(ser_tnet *t, const ser_clip *c, float *probs, ser_error *err) {
+  if (!c->norm_mean || !c->norm_std) return ser_train_classify_clip(t, c->audio, c->n, probs, err);
+  ser_model_spec *spec = ser_tnet_spec(t);
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  float *m = malloc(2 * (size_t)dim * sizeof(float));
+  if (!m) return ser_fail(err, "classify: out of memory");
+  compose_norm(spec, c->norm_mean, c->norm_std, m, m + dim);
+  float *keep_m = spec->norm_mean, *keep_s = spec->norm_std;
+  spec->norm_mean = m;
+  spec->norm_std = m + dim;
+  int rc = ser_train_classify_clip(t, c->audio, c->n, probs, err);
+  spec->norm_mean = keep_m;
+  spec->norm_std = keep_s;
+  free(m);
+  return rc;
+}
+
+int ser_train_classify_whole_clip(ser_model_spec *spec, const ser_clip *c, float *probs, ser_error *err) {
+  if (!c->norm_mean || !c->norm_std) return ser_train_classify_whole(spec, c->audio, c->n, probs, err);
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  float *m = malloc(2 * (size_t)dim * sizeof(float));
+  if (!m) return ser_fail(err, "classify: out of memory");
+  compose_norm(spec, c->norm_mean, c->norm_std, m, m + dim);
+  ser_model_spec grp = *spec; /* shallow: the same layers and parameters */
+  grp.norm_mean = m;
+  grp.norm_std = m + dim;
+  int rc = ser_train_classify_whole(&grp, c->audio, c->n, probs, err);
+  free(m);
   return rc;
 }

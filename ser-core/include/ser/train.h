@@ -76,6 +76,14 @@ typedef struct ser_clip {
   size_t n;
   uint32_t label;     /* index into the label set */
   uint32_t speaker;   /* index into the caller's speaker list */
+  /* Optional group normalisation (speaker or utterance statistics; NULL =
+   * none, today's behaviour): ser_feature_dim floats each, borrowed. When
+   * set, the clip's features are normalised x' = (x - norm_mean) / norm_std
+   * first and then with the spec's statistics, in training (every augmented
+   * crop and perturbed copy of the clip alike), validation and
+   * ser_train_classify*. See ser_train_feature_stats and docs/training.md. */
+  const float *norm_mean;
+  const float *norm_std;
 } ser_clip;
 
 typedef struct ser_train_progress {
@@ -131,9 +139,21 @@ void ser_train_options_default(ser_train_options *o);
 
 /* Per-coefficient mean/std over all frames of the clips (no augmentation),
  * stored into spec->norm_mean / norm_std (temporal models; for paper models
- * per position of the flat vector's per-frame layout). */
+ * per position of the flat vector's per-frame layout). Raw features: the
+ * clips' norm_mean/norm_std are ignored (see ser_train_feature_stats). */
 int ser_train_norm_stats(ser_model_spec *spec, const ser_clip *clips, size_t n,
                          ser_error *err);
+
+/* Per-coefficient mean/std (population; std floored at 1e-6) over all frames
+ * of the clips' features with the spec's feature parameters (no augmentation;
+ * paper models: each clip padded or cut to clip_samples first, as
+ * ser_train_norm_stats), each clip's frames first normalised with its own
+ * norm_mean/norm_std when set. The spec's own statistics are not applied.
+ * mean, std: ser_feature_dim floats. Used for speaker statistics (clips of
+ * one speaker, no group normalisation) and for the global statistics of
+ * group-normalised training clips. */
+int ser_train_feature_stats(const ser_model_spec *spec, const ser_clip *clips, size_t n,
+                            float *mean, float *std, ser_error *err);
 
 typedef struct ser_train_result {
   uint32_t epochs_run;
@@ -160,6 +180,16 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
                          uint32_t min_frames, float **out, uint32_t *frames,
                          ser_error *err);
 
+/* ser_train_clip_input for a clip of a group (speaker or utterance) with
+ * statistics group_mean/group_std (ser_feature_dim floats; see ser_clip):
+ * features normalised (x - group_mean) / group_std, then with the spec's
+ * statistics. NULL statistics: exactly ser_train_clip_input. The training
+ * loop makes every training input (augmented or not) of a clip with its
+ * ser_clip statistics through this function. */
+int ser_train_group_input(const ser_model_spec *spec, const float *audio, size_t n,
+                          const float *group_mean, const float *group_std, uint32_t min_frames,
+                          float **out, uint32_t *frames, ser_error *err);
+
 /* Whole-utterance posteriors (the semantics of `ser eval`): temporal models
  * average the posteriors of windows of in_len frames with a hop of in_len/4
  * frames over the clip (the last window aligned to the end; a clip shorter
@@ -174,6 +204,15 @@ int ser_train_classify_clip(ser_tnet *t, const float *audio, size_t n,
  * paper models: as ser_train_classify_clip. */
 int ser_train_classify_whole(ser_model_spec *spec, const float *audio, size_t n,
                              float *probs, ser_error *err);
+/* The same two for a clip that may carry group statistics (ser_clip's
+ * norm_mean/norm_std): its features are normalised with them, then with the
+ * spec's. Without them, exactly ser_train_classify_clip / _whole.
+ * ser_train_classify points the spec's normalisation at the composed
+ * statistics for the duration of the call (restored before it returns): do
+ * not run it concurrently with other users of the same spec. */
+int ser_train_classify(ser_tnet *t, const ser_clip *c, float *probs, ser_error *err);
+int ser_train_classify_whole_clip(ser_model_spec *spec, const ser_clip *c, float *probs,
+                                  ser_error *err);
 /* The spec a training net was made for. */
 ser_model_spec *ser_tnet_spec(const ser_tnet *t);
 
