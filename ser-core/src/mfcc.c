@@ -41,7 +41,7 @@ struct ser_mfcc {
   uint32_t *mlen;  /* nonzero bins, rounded up to a multiple of 4 */
   uint32_t *moff; /* offset of the filter's weights in mw (zero padded) */
   float *mw;
-  uint32_t ncp;   /* n_mfcc rounded up to a multiple of 8 */
+  uint32_t ncp;   /* n_mfcc rounded up to a multiple of 16 */
   float *dct_t;   /* n_mels x ncp (transposed: rows are mel bands; zero padded) */
   float *scratch; /* win_length, clip mode's padded windows */
 
@@ -287,7 +287,7 @@ static ser_mfcc *engine_new(const ser_feature_params *p, int clip, ser_error *er
   m->mlo = malloc(sizeof(uint32_t) * p->n_mels);
   m->mlen = malloc(sizeof(uint32_t) * p->n_mels);
   m->moff = malloc(sizeof(uint32_t) * p->n_mels);
-  m->ncp = (p->n_mfcc + 7) / 8 * 8;
+  m->ncp = (p->n_mfcc + 15) / 16 * 16;
   m->dct_t = calloc((size_t)p->n_mels * m->ncp, sizeof(float));
   m->scratch = malloc(sizeof(float) * p->win_length);
   uint32_t room = 32 * p->hop_length;
@@ -354,9 +354,22 @@ uint64_t ser_mfcc_nonfinite(const ser_mfcc *m) { return m->nonfinite; }
 
 /* ---- per frame ---- */
 
+/* The per-frame loops get an AVX-512 build too, picked at load time (GCC /
+ * clang target_clones). C11 mode does not contract a*b+c into FMAs and
+ * float sums are never reordered, so both builds give the same bits. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SER_MFCC_CLONES __attribute__((target_clones("avx512f", "default")))
+#endif
+#endif
+#ifndef SER_MFCC_CLONES
+#define SER_MFCC_CLONES
+#endif
+
 /* 4 floats (GCC/Clang vector extension; plain SSE on x86-64, scalar code
  * elsewhere) for the reductions the compiler would not vectorise itself */
 typedef float v4sf __attribute__((vector_size(16)));
+typedef float v16sf __attribute__((vector_size(64)));
 static inline v4sf load4(const float *p) {
   v4sf v;
   memcpy(&v, p, sizeof v);
@@ -393,7 +406,7 @@ static inline float ln_pos(float x) {
 }
 
 /* frame: n_fft samples (after pre-emphasis) -> log mel energies */
-static void frame_logmel(ser_mfcc *m, const float *frame, float *logmel) {
+SER_MFCC_CLONES static void frame_logmel(ser_mfcc *m, const float *frame, float *logmel) {
   const uint32_t wl = m->p.win_length, nb = m->nbins, nm = m->p.n_mels;
   float *restrict in = m->in + m->left;
   const float *restrict x = frame + m->left;
@@ -430,26 +443,26 @@ static void frame_logmel(ser_mfcc *m, const float *frame, float *logmel) {
   }
 }
 
-static void dct(const ser_mfcc *m, const float *logmel, float *out) {
+/* out[c] = sum_j logmel[j] * dct[c][j], summed in j order for every c (so
+ * the vector width does not change the result): 16 coefficients at a time */
+SER_MFCC_CLONES static void dct(const ser_mfcc *m, const float *logmel, float *out) {
   const uint32_t nc = m->p.n_mfcc, nm = m->p.n_mels, ncp = m->ncp;
-  for (uint32_t c0 = 0; c0 < ncp; c0 += 8) {
-    v4sf a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0;
+  for (uint32_t c0 = 0; c0 < ncp; c0 += 16) {
+    v16sf a = {0.0f};
     const float *d = m->dct_t + c0;
     for (uint32_t j = 0; j < nm; j++, d += ncp) {
-      const float v = logmel[j];
-      const v4sf vv = {v, v, v, v};
-      a0 += vv * load4(d);
-      a1 += vv * load4(d + 4);
+      v16sf dv;
+      memcpy(&dv, d, sizeof dv);
+      a += logmel[j] * dv;
     }
-    float tmp[8];
-    memcpy(tmp, &a0, sizeof a0);
-    memcpy(tmp + 4, &a1, sizeof a1);
-    for (uint32_t q = 0; q < 8 && c0 + q < nc; q++) out[c0 + q] = tmp[q];
+    float tmp[16];
+    memcpy(tmp, &a, sizeof a);
+    for (uint32_t q = 0; q < 16 && c0 + q < nc; q++) out[c0 + q] = tmp[q];
   }
 }
 
 /* mean of x^2 over n samples (8 partial sums, the same order every time) */
-static float mean_square(const float *x, uint32_t n) {
+SER_MFCC_CLONES static float mean_square(const float *x, uint32_t n) {
   v4sf a0 = {0.0f, 0.0f, 0.0f, 0.0f}, a1 = a0;
   uint32_t i = 0;
   for (; i + 8 <= n; i += 8) {
