@@ -219,6 +219,56 @@ static TGT void rows_sum_max_avx512(const float *x, uint32_t rows, uint32_t n, s
   }
 }
 
+/* Column mean and max of (x[c][t] * cs[c]) over the C rows (cs NULL: 1),
+ * T <= 16 * 8: the columns' sums and maxima stay in registers. */
+static TGT void cols_mean_max_avx512(const float *x, uint32_t C, uint32_t T, const float *cs, float *mean,
+                                     float *max) {
+  const uint32_t nv = (T + 15) / 16, rem = T - (nv - 1) * 16;
+  const __mmask16 tail = (__mmask16)(rem == 16 ? 0xffffu : (1u << rem) - 1u), full = 0xffff;
+  __m512 s[8], m[8];
+  for (uint32_t v = 0; v < 8; v++) s[v] = _mm512_setzero_ps(), m[v] = _mm512_set1_ps(-INFINITY);
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    const __m512 a = _mm512_set1_ps(cs ? cs[c] : 1.0f);
+#pragma GCC unroll 8
+    for (uint32_t v = 0; v < 8; v++) {
+      if (v >= nv) break;
+      __m512 u = _mm512_maskz_loadu_ps(v == nv - 1 ? tail : full, xr + 16 * v);
+      if (cs) u = _mm512_mul_ps(u, a);
+      s[v] = _mm512_add_ps(s[v], u);
+      m[v] = _mm512_max_ps(u, m[v]); /* u > m ? u : m */
+    }
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / (float)C);
+  for (uint32_t v = 0; v < nv; v++) {
+    _mm512_mask_storeu_ps(mean + 16 * v, v == nv - 1 ? tail : full, _mm512_mul_ps(s[v], inv));
+    _mm512_mask_storeu_ps(max + 16 * v, v == nv - 1 ? tail : full, m[v]);
+  }
+}
+
+/* y[c][t] = (x[c][t] * cs[c]) * sv[t] (cs NULL: x[c][t] * sv[t]) */
+static TGT void scale_rows_cols_avx512(const float *x, float *y, uint32_t C, uint32_t T, const float *cs,
+                                       const float *sv) {
+  const uint32_t rem = T % 16;
+  const __mmask16 tail = (__mmask16)((1u << rem) - 1u);
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    float *yr = y + (size_t)c * T;
+    const __m512 a = _mm512_set1_ps(cs ? cs[c] : 1.0f);
+    uint32_t t = 0;
+    for (; t + 16 <= T; t += 16) {
+      __m512 u = _mm512_loadu_ps(xr + t);
+      if (cs) u = _mm512_mul_ps(u, a);
+      _mm512_storeu_ps(yr + t, _mm512_mul_ps(u, _mm512_loadu_ps(sv + t)));
+    }
+    if (rem) {
+      __m512 u = _mm512_maskz_loadu_ps(tail, xr + t);
+      if (cs) u = _mm512_mul_ps(u, a);
+      _mm512_mask_storeu_ps(yr + t, tail, _mm512_mul_ps(u, _mm512_maskz_loadu_ps(tail, sv + t)));
+    }
+  }
+}
+
 static int fast_ok = -1;
 
 int ser_conv_fast_ok(void) {
@@ -271,5 +321,41 @@ void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, floa
     }
     sum[r] = s;
     max[r] = m;
+  }
+}
+
+void ser_cols_mean_max(const float *x, uint32_t C, uint32_t T, const float *cs, float *mean, float *max) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (ser_conv_fast_ok() && T <= 16 * 8) {
+    cols_mean_max_avx512(x, C, T, cs, mean, max);
+    return;
+  }
+#endif
+  for (uint32_t t = 0; t < T; t++) mean[t] = 0.0f, max[t] = -INFINITY;
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    const float a = cs ? cs[c] : 1.0f;
+    for (uint32_t t = 0; t < T; t++) {
+      float v = cs ? xr[t] * a : xr[t];
+      mean[t] += v;
+      max[t] = v > max[t] ? v : max[t];
+    }
+  }
+  const float inv = 1.0f / (float)C;
+  for (uint32_t t = 0; t < T; t++) mean[t] *= inv;
+}
+
+void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const float *cs, const float *sv) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (ser_conv_fast_ok()) {
+    scale_rows_cols_avx512(x, y, C, T, cs, sv);
+    return;
+  }
+#endif
+  for (uint32_t c = 0; c < C; c++) {
+    const float *xr = x + (size_t)c * T;
+    float *yr = y + (size_t)c * T;
+    const float a = cs ? cs[c] : 1.0f;
+    for (uint32_t t = 0; t < T; t++) yr[t] = (cs ? xr[t] * a : xr[t]) * sv[t];
   }
 }

@@ -33,4 +33,11 @@ void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin,
  * attention and global-pool layers; AVX-512 when ser_conv_fast_ok(). */
 void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, float *sum, float *max);
 
+/* Spatial attention's two passes over a (C, T) tensor x, with the channel
+ * weights cs of a channel attention before it (or NULL): the column mean
+ * and max of x[c][t] * cs[c] (summed in channel order), and
+ * y[c][t] = (x[c][t] * cs[c]) * sv[t]. AVX-512 when ser_conv_fast_ok(). */
+void ser_cols_mean_max(const float *x, uint32_t C, uint32_t T, const float *cs, float *mean, float *max);
+void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const float *cs, const float *sv);
+
 #endif

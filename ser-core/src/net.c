@@ -254,41 +254,22 @@ SER_CLONES static const float *channel_att(const ser_op *o, float *x, uint32_t C
 /* Spatial attention, x (read only) -> y; cscale: channel weights of a
  * channel attention right before it, applied here in the same pass (or
  * NULL). y = (x * cscale[c]) * sigmoid(conv([mean_c; max_c])). */
-SER_CLONES static void spatial_att(const ser_op *o, const float *x, float *y, uint32_t C, uint32_t T, float *scr,
-                                   const float *cscale) {
+static void spatial_att(const ser_op *o, const float *x, float *y, uint32_t C, uint32_t T, float *scr,
+                        const float *cscale) {
   const uint32_t k = o->kernel, p = o->padding, L = T + 2 * p;
   float *mean = scr, *mx = scr + L, *sv = scr + 2 * L;
-  memset(mean, 0, (size_t)L * sizeof *mean);
-  memset(mx, 0, (size_t)L * sizeof *mx);
-  float *mr = mean + p, *xr0 = mx + p;
-  for (uint32_t t = 0; t < T; t++) xr0[t] = -INFINITY;
-  for (uint32_t c = 0; c < C; c++) {
-    const float *xr = x + (size_t)c * T;
-    const float a = cscale ? cscale[c] : 1.0f;
-    for (uint32_t t = 0; t < T; t++) {
-      float v = cscale ? xr[t] * a : xr[t];
-      mr[t] += v;
-      xr0[t] = v > xr0[t] ? v : xr0[t];
-    }
-  }
-  const float invC = 1.0f / (float)C;
-  for (uint32_t t = 0; t < T; t++) mr[t] *= invC;
+  memset(mean, 0, (size_t)p * sizeof *mean);
+  memset(mean + p + T, 0, (size_t)p * sizeof *mean);
+  memset(mx, 0, (size_t)p * sizeof *mx);
+  memset(mx + p + T, 0, (size_t)p * sizeof *mx);
+  ser_cols_mean_max(x, C, T, cscale, mean + p, mx + p);
   const float *w0 = o->w, *w1 = o->w + k, b = o->b[0];
   for (uint32_t t = 0; t < T; t++) {
     float v = b;
     for (uint32_t j = 0; j < k; j++) v += w0[j] * mean[t + j] + w1[j] * mx[t + j];
     sv[t] = sigmoid(v);
   }
-  for (uint32_t c = 0; c < C; c++) {
-    const float *xr = x + (size_t)c * T;
-    float *yr = y + (size_t)c * T;
-    if (cscale) {
-      const float a = cscale[c];
-      for (uint32_t t = 0; t < T; t++) yr[t] = (xr[t] * a) * sv[t];
-    } else {
-      for (uint32_t t = 0; t < T; t++) yr[t] = xr[t] * sv[t];
-    }
-  }
+  ser_scale_rows_cols(x, y, C, T, cscale, sv);
 }
 
 /* Output shape of op o, where a conv's padding may be overridden by
