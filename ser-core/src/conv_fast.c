@@ -38,10 +38,15 @@ void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, floa
         size_t o = p * SER_CONV_PANEL + r;
         wp[(p * ck + q) * SER_CONV_PANEL + r] = o < cout ? w[o * ck + q] : 0.0f;
       }
+  /* the transpose in 64 x 16 blocks, so reads and writes stay in cache */
   float *wt = wp + panel_floats(cout, cin, k);
   size_t c16 = cout16(cout);
-  for (size_t q = 0; q < ck; q++)
-    for (size_t o = 0; o < c16; o++) wt[q * c16 + o] = o < cout ? w[o * ck + q] : 0.0f;
+  for (size_t q0 = 0; q0 < ck; q0 += 64) {
+    size_t q1 = q0 + 64 < ck ? q0 + 64 : ck;
+    for (size_t o0 = 0; o0 < c16; o0 += 16)
+      for (size_t q = q0; q < q1; q++)
+        for (size_t o = o0; o < o0 + 16; o++) wt[q * c16 + o] = o < cout ? w[o * ck + q] : 0.0f;
+  }
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -269,6 +274,25 @@ static TGT void scale_rows_cols_avx512(const float *x, float *y, uint32_t C, uin
   }
 }
 
+static TGT void dot2_avx512(const float *w, const float *a, const float *b, uint32_t n, float *ra, float *rb) {
+  const uint32_t rem = n % 16;
+  const __mmask16 tail = (__mmask16)((1u << rem) - 1u);
+  __m512 sa = _mm512_setzero_ps(), sb = _mm512_setzero_ps();
+  uint32_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 wv = _mm512_loadu_ps(w + i);
+    sa = _mm512_fmadd_ps(wv, _mm512_loadu_ps(a + i), sa);
+    sb = _mm512_fmadd_ps(wv, _mm512_loadu_ps(b + i), sb);
+  }
+  if (rem) {
+    __m512 wv = _mm512_maskz_loadu_ps(tail, w + i);
+    sa = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(tail, a + i), sa);
+    sb = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(tail, b + i), sb);
+  }
+  *ra = _mm512_reduce_add_ps(sa);
+  *rb = _mm512_reduce_add_ps(sb);
+}
+
 static int fast_ok = -1;
 
 int ser_conv_fast_ok(void) {
@@ -358,4 +382,20 @@ void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const
     const float a = cs ? cs[c] : 1.0f;
     for (uint32_t t = 0; t < T; t++) yr[t] = (cs ? xr[t] * a : xr[t]) * sv[t];
   }
+}
+
+void ser_dot2(const float *w, const float *a, const float *b, uint32_t n, float *ra, float *rb) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (ser_conv_fast_ok()) {
+    dot2_avx512(w, a, b, n, ra, rb);
+    return;
+  }
+#endif
+  double sa = 0.0, sb = 0.0;
+  for (uint32_t i = 0; i < n; i++) {
+    sa += (double)w[i] * a[i];
+    sb += (double)w[i] * b[i];
+  }
+  *ra = (float)sa;
+  *rb = (float)sb;
 }

@@ -40,4 +40,8 @@ void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, floa
 void ser_cols_mean_max(const float *x, uint32_t C, uint32_t T, const float *cs, float *mean, float *max);
 void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const float *cs, const float *sv);
 
+/* *ra = w . a and *rb = w . b over n floats (the attention MLP's first
+ * layer); AVX-512 when ser_conv_fast_ok(). */
+void ser_dot2(const float *w, const float *a, const float *b, uint32_t n, float *ra, float *rb);
+
 #endif

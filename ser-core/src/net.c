@@ -233,10 +233,10 @@ SER_CLONES static const float *channel_att(const ser_op *o, float *x, uint32_t C
   const float invT = 1.0f / (float)T;
   ser_rows_sum_max(x, C, T, T, avg, mx);
   for (uint32_t c = 0; c < C; c++) avg[c] *= invT;
-  /* the shared MLP on both descriptors at once: [h1; h2] = [avg; mx] W1^T,
+  /* the shared MLP on both descriptors at once: [h1; h2] = [avg; mx] W1^T
+   * (dot products; OpenBLAS's sgemm costs more than the product here),
    * then out = sigmoid(W2 (relu(h1 + b1) + relu(h2 + b1)) + 2 b2) */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 2, (int)h, (int)C, 1.0f, avg, (int)C, o->w, (int)C, 0.0f,
-              h1, (int)h);
+  for (uint32_t j = 0; j < h; j++) ser_dot2(o->w + (size_t)j * C, avg, mx, C, &h1[j], &h2[j]);
   for (uint32_t j = 0; j < h; j++) {
     float sa = h1[j] + o->b[j], sm = h2[j] + o->b[j];
     h1[j] = (sa > 0.0f ? sa : 0.0f) + (sm > 0.0f ? sm : 0.0f);
