@@ -346,7 +346,7 @@ int main(void) {
   const char *trs[] = {"emodb:03", "emodb:08", "emodb:09", "emodb:10", "emodb:11", "emodb:12"};
   const char *tes[] = {"emodb:13", "emodb:14"};
   set tr, te, tel;
-  if (load(root, trs, 6, 1.f, tiny ? 12 : 0, &tr) < 0 || load(root, tes, 2, 1.f, 0, &te) < 0 ||
+  if (load(root, trs, 6, 1.f, 0, &tr) < 0 || load(root, tes, 2, 1.f, 0, &te) < 0 ||
       load(root, tes, 2, 2.f, 0, &tel) < 0)
     return 1;
   float *tst = calloc(6 * 2 * dim, sizeof(float)), *est = calloc(2 * 2 * dim, sizeof(float)),
@@ -358,7 +358,7 @@ int main(void) {
   if (build(&spec, tiny) < 0 || set_global(&spec, &tr, NULL, NULL) < 0) return 1;
   ser_train_options o;
   ser_train_options_default(&o);
-  o.epochs = tiny ? 4 : 10;
+  o.epochs = tiny ? 8 : 10;
   o.batch = 16;
   o.lr = 3e-3f;
   o.warmup_epochs = 1;
