@@ -199,14 +199,18 @@ static int64_t run_stage(ser_reuse *r, const stage *g, const float *x, uint32_t 
   return ot;
 }
 
-/* n consecutive stream positions from pos of one channel's ring (cap
- * slots): copied out into buf, or in from buf when `in`. */
-static void ring_io(float *ring, uint32_t cap, uint64_t pos, float *buf, uint32_t n, int in) {
+/* n consecutive stream positions from pos of `rows` channels' rings (cap
+ * slots each, channel-major): copied out into buf (row stride ldb), or in
+ * from buf when `in`. The wrap point is found once for all channels. */
+static void ring_io(float *ring, uint32_t cap, uint32_t rows, uint64_t pos, float *buf, size_t ldb, uint32_t n,
+                    int in) {
   while (n) {
-    uint32_t off = (uint32_t)(pos % cap), m = cap - off;
-    if (m > n) m = n;
-    if (in) memcpy(ring + off, buf, m * sizeof(float));
-    else memcpy(buf, ring + off, m * sizeof(float));
+    uint32_t off = (uint32_t)(pos % cap), m = cap - off < n ? cap - off : n;
+    for (uint32_t c = 0; c < rows; c++) {
+      float *rr = ring + (size_t)c * cap + off, *bb = buf + (size_t)c * ldb;
+      if (in) memcpy(rr, bb, m * sizeof(float));
+      else memcpy(bb, rr, m * sizeof(float));
+    }
     buf += m;
     pos += m;
     n -= m;
@@ -265,16 +269,14 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
     if (ensure(r, i - 1, pph, (uint64_t)a, (uint64_t)b) < 0) return -1;
     const stage *pg = &r->st[i - 1];
     const node *pn = &r->nodes[i - 1][pph];
-    for (uint32_t c = 0; c < g->cin; c++)
-      ring_io(pn->ring + (size_t)c * pg->cap, pg->cap, (uint64_t)a, r->xin + (size_t)c * t, t, 0);
+    ring_io(pn->ring, pg->cap, g->cin, (uint64_t)a, r->xin, t, t, 0);
   }
   /* a conv stage runs unpadded on exactly the receptive field of the new
    * positions; a pool stage runs padded and drops its first p/s outputs */
   int64_t ot = g->conv ? run_stage(r, g, r->xin, t, 0, 0) : run_stage(r, g, r->xin, t, -1, -1);
   uint32_t r0 = g->conv ? 0 : g->p / g->s, cnt = (uint32_t)(mb - m0);
   if (ot < (int64_t)(r0 + cnt)) return -1;
-  for (uint32_t c = 0; c < g->cout; c++)
-    ring_io(nd->ring + (size_t)c * g->cap, g->cap, m0, r->yout + (size_t)c * ot + r0, cnt, 1);
+  ring_io(nd->ring, g->cap, g->cout, m0, r->yout + r0, ot, cnt, 1);
   nd->done = mb;
   if (nd->done - nd->lo > g->cap) nd->lo = nd->done - g->cap;
   return 0;
@@ -285,8 +287,7 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
 static void copy_clean(const ser_reuse *r, uint32_t i, const node *nd, uint64_t base, float *wout, uint32_t tout,
                        uint32_t a, uint32_t b) {
   const stage *g = &r->st[i];
-  for (uint32_t c = 0; a < b && c < g->cout; c++)
-    ring_io(nd->ring + (size_t)c * g->cap, g->cap, base + a, wout + (size_t)c * tout + a, b - a, 0);
+  if (a < b) ring_io(nd->ring, g->cap, g->cout, base + a, wout + a, tout, b - a, 0);
 }
 
 /* Stage i of the window: win (cin, tin) -> wout (cout, tout); clean positions

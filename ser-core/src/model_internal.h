@@ -65,5 +65,8 @@ uint32_t ser_spec_feature_dim(const ser_feature_params *p);
 /* Reads a model from memory; `name` prefixes error messages. */
 int ser_model_spec_read_named(const void *data, size_t size, const char *name,
                               ser_model_spec *out, ser_error *err);
+/* Memory for weight arrays (release with free()): arrays of a megabyte or
+ * more are advised onto transparent huge pages. NULL when out of memory. */
+void *ser_alloc_weights(size_t bytes);
 
 #endif

@@ -8,7 +8,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 
@@ -163,7 +166,7 @@ static int read_labels(const ctx *x, cur *c, ser_model_spec *s) {
 static int read_floats(const ctx *x, cur *c, uint32_t n, const char *what, float **out) {
   if ((uint64_t)n * 4 > left(c))
     return FAIL("truncated: %s declares %u floats but %zu bytes remain", what, n, left(c));
-  float *v = malloc((n ? n : 1) * sizeof *v);
+  float *v = ser_alloc_weights((size_t)n * sizeof *v);
   if (!v) return FAIL("out of memory for %u floats (%s)", n, what);
   for (uint32_t i = 0; i < n; i++) v[i] = rdf(c->p + c->off + 4 * (size_t)i);
   c->off += 4 * (size_t)n;
@@ -363,35 +366,42 @@ int ser_model_spec_read_mem(const void *data, size_t size, ser_model_spec *out, 
 int ser_model_spec_read(const char *path, ser_model_spec *out, ser_error *err) {
   memset(out, 0, sizeof *out);
   if (!path) return ser_fail(err, "model: no path");
-  FILE *f = fopen(path, "rb");
-  if (!f) return ser_fail(err, "%s: %s", path, strerror(errno));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ser_fail(err, "%s: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-    fclose(f);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
     return ser_fail(err, "%s: not a regular file", path);
   }
-  if (fseek(f, 0, SEEK_END) != 0) {
-    fclose(f);
-    return ser_fail(err, "%s: cannot seek (not a regular file?)", path);
+  if ((unsigned long long)st.st_size > MAX_FILE) {
+    close(fd);
+    return ser_fail(err, "%s: %lld bytes is larger than any valid model", path, (long long)st.st_size);
   }
-  long sz = ftell(f);
-  if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
-    fclose(f);
-    return ser_fail(err, "%s: cannot determine the size (not a regular file?)", path);
+  size_t sz = (size_t)st.st_size;
+  /* mapped, not copied: the parser copies what it keeps; MAP_POPULATE maps
+   * the pages in one go instead of one fault each */
+  void *map = sz ? mmap(NULL, sz, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
+  if (sz && map != MAP_FAILED) {
+    close(fd);
+    int r = ser_model_spec_read_named(map, sz, path, out, err);
+    munmap(map, sz);
+    return r;
   }
-  if ((unsigned long)sz > MAX_FILE) {
-    fclose(f);
-    return ser_fail(err, "%s: %ld bytes is larger than any valid model", path, sz);
-  }
-  uint8_t *buf = malloc(sz ? (size_t)sz : 1);
+  /* empty file, or a file system that cannot map: read it */
+  uint8_t *buf = malloc(sz ? sz : 1);
   if (!buf) {
-    fclose(f);
-    return ser_fail(err, "%s: out of memory (%ld bytes)", path, sz);
+    close(fd);
+    return ser_fail(err, "%s: out of memory (%zu bytes)", path, sz);
   }
-  size_t got = fread(buf, 1, (size_t)sz, f);
-  int bad = ferror(f);
-  fclose(f);
-  if (bad || got != (size_t)sz) {
+  size_t got = 0;
+  while (got < sz) {
+    ssize_t k = read(fd, buf + got, sz - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += (size_t)k;
+  }
+  close(fd);
+  if (got != sz) {
     free(buf);
     return ser_fail(err, "%s: read error", path);
   }
