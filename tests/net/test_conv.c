@@ -2,7 +2,12 @@
  * float64 reference, over shapes that hit every tile and mask path: output
  * channels that are not multiples of 8 or 16, 1 to 100 positions, kernels
  * 1-7, dilation, ReLU on and off, and an output row stride wider than the
- * row (whose gap must stay untouched). Skips (77) on a CPU without AVX-512F. */
+ * row (whose gap must stay untouched). Also the attention helpers (column
+ * mean/max with channel weights, row x column scaling, paired dot products)
+ * for 1-200 positions, on both sides of the 128 positions the AVX-512 column
+ * pass keeps in registers: bit-identical to the plain C order where the
+ * order is fixed, within rounding for the dot products. Skips (77) on a CPU
+ * without AVX-512F. */
 #include <math.h>
 #include <stdint.h>
 
@@ -46,6 +51,37 @@ static void one(uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to
   free(w), free(b), free(wp), free(x), free(y);
 }
 
+/* column mean/max and scaling against the plain loops, in the same order */
+static void attention(uint32_t C, uint32_t T, int with_cs) {
+  float *x = malloc(sizeof(float) * C * T), *cs = malloc(sizeof(float) * C), *sv = malloc(sizeof(float) * T);
+  float *mean = malloc(sizeof(float) * T), *mx = malloc(sizeof(float) * T), *y = malloc(sizeof(float) * C * T);
+  for (uint32_t i = 0; i < C * T; i++) x[i] = urand();
+  for (uint32_t i = 0; i < C; i++) cs[i] = 0.5f + 0.5f * urand();
+  for (uint32_t i = 0; i < T; i++) sv[i] = 0.5f + 0.5f * urand();
+  const float *c = with_cs ? cs : NULL;
+  ser_cols_mean_max(x, C, T, c, mean, mx);
+  ser_scale_rows_cols(x, y, C, T, c, sv);
+  int same = 1;
+  for (uint32_t t = 0; t < T; t++) {
+    float s = 0.0f, m = -INFINITY;
+    for (uint32_t k = 0; k < C; k++) {
+      float v = c ? x[k * T + t] * c[k] : x[k * T + t];
+      s += v;
+      m = v > m ? v : m;
+    }
+    same &= mean[t] == s * (1.0f / (float)C) && mx[t] == m;
+    for (uint32_t k = 0; k < C; k++) same &= y[k * T + t] == (c ? x[k * T + t] * c[k] : x[k * T + t]) * sv[t];
+  }
+  CHECK(same, "attention helpers C %u T %u cs %d: differ from the plain loops", C, T, with_cs);
+  double ra = 0, rb = 0;
+  for (uint32_t i = 0; i < T; i++) ra += (double)x[i] * sv[i], rb += (double)x[i] * x[T + i % T];
+  float da, db;
+  ser_dot2(x, sv, x + T, T, &da, &db);
+  CHECK(fabs(da - ra) <= 1e-5 * T && fabs(db - rb) <= 1e-5 * T, "dot2 n %u: %g %g against %g %g", T, da, db, ra,
+        rb);
+  free(x), free(cs), free(sv), free(mean), free(mx), free(y);
+}
+
 int main(void) {
   if (!ser_conv_fast_ok()) {
     printf("SKIP: no AVX-512F (or SER_CONV=blas): the kernel is not used here\n");
@@ -63,6 +99,9 @@ int main(void) {
         n++;
       }
   one(256, 256, 5, 1, 37, 1); /* the benchmark model's per-window conv */
+  const uint32_t ts[] = {1, 15, 16, 17, 37, 74, 127, 128, 129, 200};
+  for (size_t t = 0; t < sizeof ts / sizeof *ts; t++)
+    for (int w = 0; w < 2; w++) attention(t % 2 ? 3 : 64, ts[t], w);
   printf("%d shapes, %d failures\n", n + 1, t_failures);
   return t_failures ? 1 : 0;
 }
