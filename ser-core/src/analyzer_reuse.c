@@ -318,12 +318,18 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
     int64_t x = (int64_t)(cl - 1) * g->s - g->p + (int64_t)g->d * (g->k - 1) + 1;
     if (x < 1) x = 1;
     if (x > tin) x = tin;
-    for (uint32_t c = 0; c < g->cin; c++)
-      memcpy(r->xin + (size_t)c * x, win + (size_t)c * tin, (size_t)x * sizeof(float));
     /* a conv needs the window's padding on the left only (and on the right
-     * too when the slice reaches the window's end) */
-    int32_t pl = g->conv ? (int32_t)g->p : -1, pr = x == tin ? pl : 0;
-    int64_t ot = run_stage(r, g, r->xin, (uint32_t)x, pl, pr);
+     * too when the slice reaches the window's end): written here with the
+     * slice, so the conv runs unpadded on it */
+    uint32_t pl = g->conv ? g->p : 0, pr = g->conv && x == tin ? g->p : 0, t = (uint32_t)x + pl + pr;
+    if ((size_t)g->cin * t > r->xin_cap) return -1;
+    for (uint32_t c = 0; c < g->cin; c++) {
+      float *row = r->xin + (size_t)c * t;
+      memset(row, 0, pl * sizeof(float));
+      memcpy(row + pl, win + (size_t)c * tin, (size_t)x * sizeof(float));
+      memset(row + pl + x, 0, pr * sizeof(float));
+    }
+    int64_t ot = g->conv ? run_stage(r, g, r->xin, t, 0, 0) : run_stage(r, g, r->xin, t, -1, -1);
     if (ot < cl) return -1;
     for (uint32_t c = 0; c < g->cout; c++)
       memcpy(wout + (size_t)c * tout, r->yout + (size_t)c * ot, cl * sizeof(float));
@@ -337,10 +343,15 @@ static int window_stage(ser_reuse *r, uint32_t i, uint64_t fa, const float *win,
     int32_t pl = 0;
     if (y < 0) y = 0, m0 = 0, pl = (int32_t)g->p;
     if ((uint64_t)y >= tin) return -1;
-    uint32_t t = (uint32_t)(tin - (uint64_t)y);
-    for (uint32_t c = 0; c < g->cin; c++)
-      memcpy(r->xin + (size_t)c * t, win + (size_t)c * tin + y, (size_t)t * sizeof(float));
-    int64_t ot = run_stage(r, g, r->xin, t, pl, (int32_t)g->p);
+    uint32_t n = (uint32_t)(tin - (uint64_t)y), t = (uint32_t)pl + n + g->p;
+    if ((size_t)g->cin * t > r->xin_cap) return -1;
+    for (uint32_t c = 0; c < g->cin; c++) { /* with the padding, as on the left */
+      float *row = r->xin + (size_t)c * t;
+      memset(row, 0, (size_t)pl * sizeof(float));
+      memcpy(row + pl, win + (size_t)c * tin + y, (size_t)n * sizeof(float));
+      memset(row + pl + n, 0, g->p * sizeof(float));
+    }
+    int64_t ot = run_stage(r, g, r->xin, t, 0, 0);
     if (ot != (int64_t)tout - m0) return -1;
     for (uint32_t c = 0; c < g->cout; c++)
       memcpy(wout + (size_t)c * tout + cr, r->yout + (size_t)c * ot + (cr - m0), (tout - cr) * sizeof(float));

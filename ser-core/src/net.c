@@ -184,7 +184,9 @@ static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32
 #define SER_CLONES
 #endif
 
-SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float *y, uint32_t To) {
+/* y rows at stride ldy (>= To) */
+SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_t T, float *y, uint32_t To,
+                            size_t ldy) {
   const int64_t k = o->kernel, s = o->stride, p = o->padding;
   const int is_max = o->kind == SER_OP_MAXPOOL;
   const float inv = 1.0f / (float)k;
@@ -196,7 +198,7 @@ SER_CLONES static void pool(const ser_op *o, const float *x, uint32_t C, uint32_
   const int pair = is_max && k == 2 && s == 2;
   for (uint32_t c = 0; c < C; c++) {
     const float *xr = x + (size_t)c * T;
-    float *yr = y + (size_t)c * To;
+    float *yr = y + (size_t)c * ldy;
     if (pair) {
       const float *xa = xr + 2 * t0 - p;
       for (int64_t u = 0; u < t1 - t0; u++) {
@@ -311,6 +313,7 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, const float *x,
   for (uint32_t i = first; i < last; i++)
     if (out_of_place(m, i, last)) lw = i;
   const float *cur = x;
+  uint32_t padded = 0; /* cur is in n->col with this many zeros each side (row stride T + 2 padded) */
   for (uint32_t i = first; i < last; i++) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;
@@ -330,7 +333,12 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, const float *x,
       if (o->wp) {
         /* a ReLU right after the conv runs inside the kernel */
         int relu = i + 1 < last && m->ops[i + 1].kind == SER_OP_RELU;
-        conv1d_fast(o, cur, T, dst, ot, n->col, (uint32_t)l, (uint32_t)r, relu);
+        if (padded) /* the pool before wrote the padded input */
+          ser_conv_fast(o->wp, o->b, o->out_ch, C, o->kernel, o->dilation, cur, (size_t)T + 2 * padded, ot, dst,
+                        ot, relu);
+        else
+          conv1d_fast(o, cur, T, dst, ot, n->col, (uint32_t)l, (uint32_t)r, relu);
+        padded = 0;
         i += relu;
       } else {
         conv1d(o, cur, T, dst, ot, n->col, (uint32_t)l);
@@ -350,8 +358,23 @@ static float *run_ops(ser_net *n, uint32_t first, uint32_t last, const float *x,
     }
     case SER_OP_MAXPOOL:
     case SER_OP_AVGPOOL:
-      pool(o, cur, C, T, dst, ot);
-      cur = dst;
+      if (i + 1 < last && i != lw && m->ops[i + 1].kind == SER_OP_CONV && m->ops[i + 1].wp &&
+          m->ops[i + 1].padding) {
+        /* a padded conv of the fast kernel follows: write straight into its
+         * zero-padded input instead of it copying ours there */
+        const uint32_t q = m->ops[i + 1].padding;
+        const size_t ld = (size_t)ot + 2 * q;
+        pool(o, cur, C, T, n->col + q, ot, ld);
+        for (uint32_t c = 0; c < C; c++) {
+          float *row = n->col + (size_t)c * ld;
+          for (uint32_t j = 0; j < q; j++) row[j] = row[q + ot + j] = 0.0f;
+        }
+        cur = n->col;
+        padded = q;
+      } else {
+        pool(o, cur, C, T, dst, ot, ot);
+        cur = dst;
+      }
       break;
     case SER_OP_CHANNEL_ATT:
       if (dst) {
