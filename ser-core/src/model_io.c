@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,17 +377,9 @@ int ser_model_spec_read(const char *path, ser_model_spec *out, ser_error *err) {
     return ser_fail(err, "%s: %lld bytes is larger than any valid model", path, (long long)st.st_size);
   }
   size_t sz = (size_t)st.st_size;
-  /* mapped, not copied: the parser copies what it keeps; MAP_POPULATE maps
-   * the pages in one go instead of one fault each */
-  void *map = sz ? mmap(NULL, sz, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
-  if (sz && map != MAP_FAILED) {
-    close(fd);
-    int r = ser_model_spec_read_named(map, sz, path, out, err);
-    munmap(map, sz);
-    return r;
-  }
-  /* empty file, or a file system that cannot map: read it */
-  uint8_t *buf = malloc(sz ? sz : 1);
+  /* read, not mapped: a file cut short while mapped would kill the process
+   * with SIGBUS; a big buffer sits on huge pages (few page faults) */
+  uint8_t *buf = ser_alloc_weights(sz);
   if (!buf) {
     close(fd);
     return ser_fail(err, "%s: out of memory (%zu bytes)", path, sz);
@@ -403,7 +394,7 @@ int ser_model_spec_read(const char *path, ser_model_spec *out, ser_error *err) {
   close(fd);
   if (got != sz) {
     free(buf);
-    return ser_fail(err, "%s: read error", path);
+    return ser_fail(err, "%s: read error (%zu of %zu bytes)", path, got, sz);
   }
   int r = ser_model_spec_read_named(buf, got, path, out, err);
   free(buf);
