@@ -353,7 +353,11 @@ int cmd_eval(int argc, char **argv) {
   char title[1024];
   fprintf(stdout, "ser eval: %zu clips of %u speakers (%s), %u labels, protocol %s\n", d.n, d.n_speakers, d.corpora,
           o.n_labels, model ? "model" : protocol);
-  if (o.norm == TC_NORM_SPEAKER)
+  if (o.norm == TC_NORM_SPEAKER && o.norm_clips > 0)
+    fprintf(stdout, "ser eval: --norm speaker --norm-clips %d: every clip's features normalised with the statistics "
+                    "of %d other clips of its speaker (test speakers' without labels), never its own\n",
+            o.norm_clips, o.norm_clips);
+  else if (o.norm == TC_NORM_SPEAKER)
     fprintf(stdout, "ser eval: --norm speaker: every speaker's features normalised with that speaker's statistics, "
                     "test speakers' from their own clips without labels\n");
   else if (o.norm == TC_NORM_UTTERANCE)

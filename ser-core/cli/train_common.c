@@ -135,6 +135,11 @@ void tc_print_opts_help(FILE *f) {
           "                          stream would need a running normaliser, which ser classify\n"
           "                          and the element do not have). utterance: each clip with its\n"
           "                          own statistics. See docs/training.md\n"
+          "  --norm-clips K          with --norm speaker: each clip's statistics come from K other\n"
+          "                          clips of its speaker picked at random (all of them when it has\n"
+          "                          fewer), never from the clip itself: a normaliser that has\n"
+          "                          heard K other utterances of the voice (default 0: all of the\n"
+          "                          speaker's clips, the clip included)\n"
           "  --trim-db DB            cut leading and trailing silence: keep from the first to the\n"
           "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
           "                          (default 40; 0 = keep whole clips), training and test alike\n"
@@ -365,6 +370,11 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     else if (!strcmp(val, "speaker")) o->norm = TC_NORM_SPEAKER;
     else if (!strcmp(val, "utterance")) o->norm = TC_NORM_UTTERANCE;
     else BAD();
+  } else if (!strcmp(a, "--norm-clips")) {
+    NEED();
+    uint32_t k;
+    if (parse_u32(val, &k) < 0 || k > 100000) BAD();
+    o->norm_clips = (int)k;
   } else if (!strcmp(a, "--trim-db")) {
     NEED();
     if (parse_f(val, &o->trim_db) < 0 || o->trim_db < 0) BAD();
@@ -553,7 +563,9 @@ int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, cons
   d->gstats = NULL;
   if (o->norm == TC_NORM_GLOBAL || d->n == 0) return 0;
   uint32_t dim = ser_feature_dim(&spec->feat);
-  size_t groups = o->norm == TC_NORM_SPEAKER ? d->n_speakers : d->n;
+  /* --norm-clips K: a group per clip, made of K other clips of its speaker */
+  const int per_clip = o->norm == TC_NORM_UTTERANCE || o->norm_clips > 0;
+  size_t groups = per_clip ? d->n : d->n_speakers;
   ser_clip *sel = malloc(d->n * sizeof *sel);
   d->gstats = malloc(groups * 2 * dim * sizeof(float));
   if (!sel || !d->gstats) {
@@ -564,21 +576,36 @@ int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, cons
   ser_error err;
   for (size_t g = 0; g < groups; g++) {
     size_t m = 0;
-    if (o->norm == TC_NORM_SPEAKER) {
+    if (o->norm == TC_NORM_SPEAKER && o->norm_clips > 0) {
+      /* the other clips of g's speaker, then K of them in a random order
+       * fixed by the clip's index */
+      for (size_t i = 0; i < d->n; i++)
+        if (i != g && d->clips[i].speaker == d->clips[g].speaker) sel[m++] = d->clips[i];
+      ser_rng r;
+      ser_rng_seed(&r, 0x6e6f726dULL + g);
+      for (size_t i = 0; i < m && i < (size_t)o->norm_clips; i++) {
+        size_t j = i + ser_rng_below(&r, (uint32_t)(m - i));
+        ser_clip t = sel[i];
+        sel[i] = sel[j];
+        sel[j] = t;
+      }
+      if (m > (size_t)o->norm_clips) m = (size_t)o->norm_clips;
+      if (m == 0) sel[m++] = d->clips[g]; /* a speaker with one clip: its own */
+    } else if (o->norm == TC_NORM_SPEAKER) {
       for (size_t i = 0; i < d->n; i++)
         if (d->clips[i].speaker == g) sel[m++] = d->clips[i];
     } else sel[m++] = d->clips[g];
     float *mean = d->gstats + g * 2 * dim, *sd = mean + dim;
     if (ser_train_feature_stats(spec, sel, m, mean, sd, &err) < 0) {
       fprintf(stderr, "ser %s: %s statistics of %s: %s\n", cmd, tc_norm_name(o->norm),
-              o->norm == TC_NORM_SPEAKER ? d->speakers[g] : d->paths[g], err.msg);
+              per_clip ? d->paths[g] : d->speakers[g], err.msg);
       free(sel);
       return -1;
     }
   }
   free(sel);
   for (size_t i = 0; i < d->n; i++) {
-    size_t g = o->norm == TC_NORM_SPEAKER ? d->clips[i].speaker : i;
+    size_t g = per_clip ? i : d->clips[i].speaker;
     d->clips[i].norm_mean = d->gstats + g * 2 * dim;
     d->clips[i].norm_std = d->gstats + g * 2 * dim + dim;
   }

@@ -34,6 +34,7 @@ typedef struct tc_opts {
   int quiet;
   float trim_db;                /* trim leading/trailing silence (dB below the loudest frame); 0 = off */
   int norm;                     /* TC_NORM_*: feature normalisation (--norm) */
+  int norm_clips;               /* --norm speaker: statistics from this many other clips of the speaker (0 = all) */
   /* inputs */
   char **corpora;
   int n_corpora;

@@ -72,6 +72,15 @@ grep -q "warning" "$tmp/err" && no "matching --norm warned: $(cat "$tmp/err")"
 grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --model --norm speaker: $(cat "$tmp/out")"
 expect 0 "eval --model, global" "$SER" eval --model "$tmp/s.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
 grep -q "trained with --norm speaker, evaluated with --norm global" "$tmp/err" || no "no mismatch warning: $(cat "$tmp/err")"
+# --norm-clips K: statistics from K other clips of the speaker; deterministic; bad values refused
+expect 1 "bad --norm-clips" "$SER" eval --norm speaker --norm-clips many "$D/emodb"
+expect 0 "eval --model --norm speaker --norm-clips 3" "$SER" eval --model "$tmp/s.sermodel" --norm speaker \
+  --norm-clips 3 --json "$tmp/nc1.json" --cache "$tmp/cache" "$tmp/m.csv"
+grep -q "^ser eval: --norm speaker --norm-clips 3: every clip" "$tmp/out" || no "no --norm-clips line: $(head -3 "$tmp/out")"
+grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --norm-clips 3: $(cat "$tmp/out")"
+expect 0 "eval --norm-clips 3 again" "$SER" eval --model "$tmp/s.sermodel" --norm speaker --norm-clips 3 \
+  --json "$tmp/nc2.json" --cache "$tmp/cache" "$tmp/m.csv"
+cmp -s "$tmp/nc1.json" "$tmp/nc2.json" || no "--norm-clips 3 is not deterministic"
 expect 0 "train default" "$SER" train "${tcommon[@]}" -o "$tmp/g.sermodel" "$tmp/m.csv"
 "$SER" info "$tmp/g.sermodel" | grep -q "feature_norm" && no "default model records feature_norm"
 
