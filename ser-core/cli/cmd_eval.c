@@ -275,39 +275,24 @@ int cmd_eval(int argc, char **argv) {
   }
   const char *lab[TC_MAX_LABELS];
   for (uint32_t k = 0; k < o.n_labels; k++) lab[k] = o.labels[k];
-  tc_data d, cp;
+  tc_data d, cp, x; /* x: --extra-train clips, training only */
+  memset(&d, 0, sizeof d);
   memset(&cp, 0, sizeof cp);
-  if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) {
-    ser_model_spec_clear(&mspec);
-    tc_opts_free(&o);
-    free(extra);
-    return EXIT_BADINPUT;
-  }
-  tc_data x; /* --extra-train clips: training only */
   memset(&x, 0, sizeof x);
+  /* from here on, failures leave through `out` (rc is EXIT_BADINPUT) */
+  if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) goto out;
   if (n_extra) {
     tc_opts eo = o; /* shallow copy: tc_load only reads it */
     eo.corpora = extra;
     eo.n_corpora = n_extra;
     eo.speakers = NULL;
-    if (tc_load(&eo, o.feat.sample_rate, &x, "eval") < 0) {
-      tc_data_free(&d);
-      ser_model_spec_clear(&mspec);
-      tc_opts_free(&o);
-      free(extra);
-      return EXIT_BADINPUT;
-    }
+    if (tc_load(&eo, o.feat.sample_rate, &x, "eval") < 0) goto out;
     for (uint32_t a = 0; a < x.n_speakers; a++)
       for (uint32_t b = 0; b < d.n_speakers; b++)
         if (!strcmp(x.speakers[a], d.speakers[b])) {
           fprintf(stderr, "ser eval: --extra-train: speaker %s is also in the evaluated corpora (%s); its clips "
                           "would be trained on in the fold that tests them\n", x.speakers[a], d.corpora);
-          tc_data_free(&x);
-          tc_data_free(&d);
-          ser_model_spec_clear(&mspec);
-          tc_opts_free(&o);
-          free(extra);
-          return EXIT_BADINPUT;
+          goto out;
         }
   }
   if (o.norm != TC_NORM_GLOBAL) {
@@ -321,14 +306,7 @@ int cmd_eval(int argc, char **argv) {
       grc = tc_group_norm(&o, &fs, &d, "eval") < 0 || tc_group_norm(&o, &fs, &x, "eval") < 0 ? -1 : 0;
       ser_model_spec_clear(&fs);
     }
-    if (grc < 0) {
-      tc_data_free(&x);
-      tc_data_free(&d);
-      ser_model_spec_clear(&mspec);
-      tc_opts_free(&o);
-      free(extra);
-      return EXIT_BADINPUT;
-    }
+    if (grc < 0) goto out;
   }
   if (model) { /* a model trained with another --norm expects other inputs */
     const char *mn = "global";
@@ -509,6 +487,7 @@ done:
     free(cp.audio);
     free(cp.clips);
   }
+out:
   tc_data_free(&d);
   tc_data_free(&x);
   ser_model_spec_clear(&mspec);

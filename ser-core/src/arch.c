@@ -303,52 +303,27 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
 }
 
 int ser_train_norm_stats(ser_model_spec *spec, const ser_clip *clips, size_t n, ser_error *err) {
+  /* the statistics of the raw features: the clips' own group statistics
+   * (norm_mean / norm_std) are ignored here, so they are cleared in a copy */
   uint32_t dim = ser_feature_dim(&spec->feat);
-  double *s1 = calloc(dim, sizeof(double)), *s2 = calloc(dim, sizeof(double));
+  ser_clip *raw = malloc((n ? n : 1) * sizeof *raw);
   float *mean = malloc(dim * sizeof(float)), *sd = malloc(dim * sizeof(float));
-  if (!s1 || !s2 || !mean || !sd) {
-    free(s1), free(s2), free(mean), free(sd);
+  if (!raw || !mean || !sd) {
+    free(raw), free(mean), free(sd);
     return ser_fail(err, "normalisation: out of memory");
   }
-  double cnt = 0;
+  for (size_t i = 0; i < n; i++) {
+    raw[i] = clips[i];
+    raw[i].norm_mean = raw[i].norm_std = NULL;
+  }
+  int rc = ser_train_feature_stats(spec, raw, n, mean, sd, err);
+  free(raw);
+  if (rc < 0) {
+    free(mean), free(sd);
+    return -1;
+  }
   free(spec->norm_mean);
   free(spec->norm_std);
-  spec->norm_mean = spec->norm_std = NULL; /* raw features */
-  for (size_t i = 0; i < n; i++) {
-    float *f = NULL;
-    size_t nf = 0;
-    const float *a = clips[i].audio;
-    size_t na = clips[i].n;
-    float *tmp = NULL;
-    if (spec->arch == SER_ARCH_PAPER && spec->clip_samples) {
-      tmp = calloc(spec->clip_samples, sizeof(float));
-      if (!tmp) break;
-      memcpy(tmp, a, (na < spec->clip_samples ? na : spec->clip_samples) * sizeof(float));
-      a = tmp;
-      na = spec->clip_samples;
-    }
-    int rc = ser_features_clip(&spec->feat, a, na, &f, &nf, err);
-    free(tmp);
-    if (rc < 0) {
-      free(s1), free(s2), free(mean), free(sd);
-      return -1;
-    }
-    for (size_t k = 0; k < nf; k++)
-      for (uint32_t d = 0; d < dim; d++) {
-        double v = f[k * dim + d];
-        s1[d] += v;
-        s2[d] += v * v;
-      }
-    cnt += (double)nf;
-    free(f);
-  }
-  for (uint32_t d = 0; d < dim; d++) {
-    double m = cnt > 0 ? s1[d] / cnt : 0, v = cnt > 0 ? s2[d] / cnt - m * m : 1;
-    mean[d] = (float)m;
-    sd[d] = (float)sqrt(v > 1e-12 ? v : 1e-12);
-  }
-  free(s1);
-  free(s2);
   spec->norm_mean = mean;
   spec->norm_std = sd;
   return 0;
