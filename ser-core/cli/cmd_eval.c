@@ -155,6 +155,37 @@ static int paper_augment(tc_data *cp, uint32_t rate, uint64_t seed) {
   return 0;
 }
 
+/* --norm running, fold k: the prior from the fold's training speakers (the
+ * evaluated corpus' and every extra corpus' speakers), then every clip's
+ * running statistics from it. Test speakers stay unheard until their own
+ * earlier clips. */
+static int fold_running(const tc_opts *o, tc_data *d, tc_data *x, const ser_clip *clips, size_t nclips,
+                        const int *fold, uint32_t k, const char *cmd) {
+  ser_model_spec fs;
+  memset(&fs, 0, sizeof fs);
+  fs.feat = o->feat;
+  uint32_t dim = ser_feature_dim(&o->feat);
+  unsigned char *use = calloc(d->n_speakers + 1, 1);
+  double *acc = calloc(2 * dim + 1, sizeof *acc);
+  float *pm = malloc(2 * dim * sizeof(float));
+  int rc = -1;
+  if (!use || !acc || !pm) {
+    fprintf(stderr, "ser %s: out of memory\n", cmd);
+    goto out;
+  }
+  for (size_t i = 0; i < nclips; i++)
+    if (fold[i] != (int)k) use[clips[i].speaker] = 1;
+  tc_running_prior_add(d, use, dim, acc);
+  if (x->n) tc_running_prior_add(x, NULL, dim, acc);
+  tc_running_prior_finish(acc, dim, pm, pm + dim);
+  if (tc_running_states(o, &fs, d, pm, pm + dim, cmd) < 0) goto out;
+  if (x->n && tc_running_states(o, &fs, x, pm, pm + dim, cmd) < 0) goto out;
+  rc = 0;
+out:
+  free(use), free(acc), free(pm);
+  return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
   tc_opts o;
   tc_opts_init(&o);
@@ -308,6 +339,28 @@ int cmd_eval(int argc, char **argv) {
     }
     if (grc < 0) goto out;
   }
+  if (o.norm == TC_NORM_RUNNING && model) {
+    /* the model's prior; without one, the evaluated speakers' average */
+    uint32_t dim = ser_feature_dim(&mspec.feat);
+    float *pm = malloc(2 * dim * sizeof(float));
+    double *acc = calloc(2 * dim + 1, sizeof *acc);
+    if (!pm || !acc) {
+      free(pm), free(acc);
+      fprintf(stderr, "ser eval: out of memory\n");
+      goto out;
+    }
+    if (mspec.spk_mean) {
+      memcpy(pm, mspec.spk_mean, dim * sizeof(float));
+      memcpy(pm + dim, mspec.spk_std, dim * sizeof(float));
+    } else {
+      fprintf(stderr, "ser eval: warning: %s has no speaker prior; using the evaluated speakers' average\n", model);
+      tc_running_prior_add(&d, NULL, dim, acc);
+      tc_running_prior_finish(acc, dim, pm, pm + dim);
+    }
+    int src = tc_running_states(&o, &mspec, &d, pm, pm + dim, "eval");
+    free(pm), free(acc);
+    if (src < 0) goto out;
+  }
   if (model) { /* a model trained with another --norm expects other inputs */
     const char *mn = "global";
     for (uint32_t k = 0; k < mspec.n_meta; k++)
@@ -338,6 +391,11 @@ int cmd_eval(int argc, char **argv) {
   else if (o.norm == TC_NORM_SPEAKER)
     fprintf(stdout, "ser eval: --norm speaker: every speaker's features normalised with that speaker's statistics, "
                     "test speakers' from their own clips without labels\n");
+  else if (o.norm == TC_NORM_RUNNING)
+    fprintf(stdout, "ser eval: --norm running: every clip's features normalised with a running speaker normaliser "
+                    "(the prior of the fold's training speakers, then the speaker's earlier clips in a random "
+                    "order, memory %g s of speech), as the analyzer does live\n",
+            o.spk.memory_s);
   else if (o.norm == TC_NORM_UTTERANCE)
     fprintf(stdout, "ser eval: --norm utterance: every clip's features normalised with its own statistics\n");
   if (x.n)
@@ -409,6 +467,7 @@ int cmd_eval(int argc, char **argv) {
     /* cross-corpus clips: training only (their speaker field indexes x.speakers; ser_train ignores it) */
     for (size_t i = 0; i < x.n; i++) tr[ntr++] = x.clips[i];
     if (nte == 0) continue;
+    if (o.norm == TC_NORM_RUNNING && fold_running(&o, &d, &x, clips, nclips, fold, k, "eval") < 0) goto done;
     ser_model_spec spec;
     if (tc_build_spec(&o, o.train.seed * 1000 + k, &spec, "eval") < 0) {
       rc = EXIT_USAGE;

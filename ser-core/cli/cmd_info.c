@@ -125,6 +125,9 @@ int cmd_info(int argc, char **argv) {
     printf("\n");
   }
   printf("normalisation: %s\n", s->norm_mean ? "per-coefficient mean / std from training" : "none");
+  if (s->spk_mean)
+    printf("speaker normalisation: running, memory %g s of speech, prior worth %g s, frames below %g dBFS "
+           "not counted\n", s->spk.memory_s, s->spk.prior_s, s->spk.gate_db);
   printf("layers (%u):\n", s->n_layers);
   uint32_t c = s->in_ch, t = s->in_len;
   for (uint32_t i = 0; i < s->n_layers; i++) {

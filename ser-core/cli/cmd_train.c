@@ -119,6 +119,26 @@ int cmd_train(int argc, char **argv) {
       strcat(vlist, d.speakers[k]);
     }
   ser_error err;
+  if (o.norm == TC_NORM_RUNNING) {
+    /* the prior: the training speakers' average; stored in the model for the analyzer */
+    uint32_t dim = ser_feature_dim(&spec.feat);
+    double *acc = calloc(2 * dim + 1, sizeof *acc);
+    unsigned char *use = malloc(d.n_speakers);
+    spec.spk_mean = malloc(dim * sizeof(float));
+    spec.spk_std = malloc(dim * sizeof(float));
+    if (!acc || !use || !spec.spk_mean || !spec.spk_std) {
+      free(acc), free(use);
+      fprintf(stderr, "ser train: out of memory\n");
+      goto out1;
+    }
+    for (uint32_t k = 0; k < d.n_speakers; k++) use[k] = !mark[k];
+    tc_running_prior_add(&d, use, dim, acc);
+    tc_running_prior_finish(acc, dim, spec.spk_mean, spec.spk_std);
+    spec.spk = o.spk;
+    free(acc), free(use);
+    /* tr and va point at the clips' statistics, filled in here */
+    if (tc_running_states(&o, &spec, &d, spec.spk_mean, spec.spk_std, "train") < 0) goto out1;
+  }
   if (tc_norm_stats(&o, &spec, tr, ntr, &err) < 0) {
     fprintf(stderr, "ser train: %s\n", err.msg);
     goto out1;
@@ -186,7 +206,7 @@ int cmd_train(int argc, char **argv) {
     if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
     fprintf(stderr, ", %.0f s)\n", res.seconds);
   }
-  if (o.norm != TC_NORM_GLOBAL)
+  if (o.norm != TC_NORM_GLOBAL && o.norm != TC_NORM_RUNNING)
     fprintf(stderr, "ser train: note: %s expects %s-normalised features (metadata feature_norm=%s); ser classify and "
                     "the element apply only its stored statistics, so use it with ser eval --model %s --norm %s\n",
             out, tc_norm_name(o.norm), tc_norm_name(o.norm), out, tc_norm_name(o.norm));

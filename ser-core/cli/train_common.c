@@ -52,6 +52,7 @@ void tc_opts_init(tc_opts *o) {
   o->train.aug.p_shift = 0; /* random crops already shift; zero fill would add digital silence */
   o->val_n = -1;
   o->trim_db = 40;
+  ser_spknorm_params_default(&o->spk);
 }
 
 void tc_opts_free(tc_opts *o) {
@@ -124,7 +125,7 @@ void tc_print_opts_help(FILE *f) {
           "                          once (alternately speed and pitch) and draw from them\n"
           "                          (default 2, at most 16; 0 = perturb on the fly, slower)\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
-          "  --norm global|speaker|utterance   feature normalisation before the model's stored\n"
+          "  --norm global|speaker|utterance|running   feature normalisation before the model's\n"
           "                          per-coefficient statistics (default global: none; the stored\n"
           "                          statistics are those of all training frames). speaker: each\n"
           "                          speaker's frames are z-normalised with the mean/std of all\n"
@@ -132,9 +133,17 @@ void tc_print_opts_help(FILE *f) {
           "                          stored statistics are then those of the normalised frames\n"
           "                          (about 0/1); in ser eval the TEST speakers' statistics come\n"
           "                          from their own clips, without labels (transductive: a live\n"
-          "                          stream would need a running normaliser, which ser classify\n"
-          "                          and the element do not have). utterance: each clip with its\n"
-          "                          own statistics. See docs/training.md\n"
+          "                          stream has only what it has heard: see running). utterance:\n"
+          "                          each clip with its\n"
+          "                          own statistics. running: what the analyzer does live, a\n"
+          "                          running normaliser per speaker (the prior, a typical training\n"
+          "                          speaker, then the speaker's earlier clips in a random order,\n"
+          "                          frames below -50 dBFS not counted); each clip is normalised\n"
+          "                          with what was heard before it, never with itself; ser train\n"
+          "                          stores the prior in the model, and ser classify and the\n"
+          "                          element then adapt to each voice. See docs/training.md\n"
+          "  --speaker-memory S      --norm running: seconds of speech the normaliser averages\n"
+          "                          over (default 120; 0 = never forget)\n"
           "  --norm-clips K          with --norm speaker: each clip's statistics come from K other\n"
           "                          clips of its speaker picked at random (all of them when it has\n"
           "                          fewer), never from the clip itself: a normaliser that has\n"
@@ -369,7 +378,11 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     if (!strcmp(val, "global")) o->norm = TC_NORM_GLOBAL;
     else if (!strcmp(val, "speaker")) o->norm = TC_NORM_SPEAKER;
     else if (!strcmp(val, "utterance")) o->norm = TC_NORM_UTTERANCE;
+    else if (!strcmp(val, "running")) o->norm = TC_NORM_RUNNING;
     else BAD();
+  } else if (!strcmp(a, "--speaker-memory")) {
+    NEED();
+    if (parse_f(val, &o->spk.memory_s) < 0 || !(o->spk.memory_s >= 0 && o->spk.memory_s <= 1e6f)) BAD();
   } else if (!strcmp(a, "--norm-clips")) {
     NEED();
     uint32_t k;
@@ -394,6 +407,10 @@ int tc_finalize(tc_opts *o, const char *cmd) {
     fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
     return -1;
   }
+  if (o->norm == TC_NORM_RUNNING && o->arch.arch == SER_ARCH_PAPER) {
+    fprintf(stderr, "ser %s: --norm running: the paper architecture takes whole clips, not a stream of frames\n", cmd);
+    return -1;
+  }
   if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)
     fprintf(stderr, "ser %s: note: the paper architecture normally uses the paper feature preset\n", cmd);
   return 0;
@@ -416,6 +433,7 @@ void tc_data_free(tc_data *d) {
   free(d->speakers);
   free(d->clips);
   free(d->gstats);
+  free(d->sstats);
   memset(d, 0, sizeof *d);
 }
 
@@ -554,15 +572,127 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
 }
 
 const char *tc_norm_name(int norm) {
-  return norm == TC_NORM_SPEAKER ? "speaker" : norm == TC_NORM_UTTERANCE ? "utterance" : "global";
+  return norm == TC_NORM_SPEAKER     ? "speaker"
+         : norm == TC_NORM_UTTERANCE ? "utterance"
+         : norm == TC_NORM_RUNNING   ? "running"
+                                     : "global";
+}
+
+/* --norm running: every speaker's gated statistics over all its clips */
+static int speaker_stats(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const char *cmd) {
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  ser_error err;
+  ser_spknorm_params p = o->spk;
+  p.memory_s = 0; /* never forget: the whole speaker */
+  ser_mfcc *m = ser_mfcc_new(&spec->feat, &err);
+  ser_spknorm *sn = m ? ser_spknorm_new(dim, (double)spec->feat.sample_rate / spec->feat.hop_length, NULL, NULL,
+                                        &p, &err)
+                      : NULL;
+  d->sstats = malloc((size_t)d->n_speakers * 2 * dim * sizeof(float));
+  if (!m || !sn || !d->sstats) {
+    fprintf(stderr, "ser %s: speaker statistics: %s\n", cmd, d->sstats ? err.msg : "out of memory");
+    ser_spknorm_free(sn);
+    ser_mfcc_free(m);
+    return -1;
+  }
+  for (uint32_t g = 0; g < d->n_speakers; g++) {
+    ser_spknorm_reset(sn);
+    for (size_t i = 0; i < d->n; i++)
+      if (d->clips[i].speaker == g) ser_spknorm_feed_clip(sn, m, d->clips[i].audio, d->clips[i].n);
+    ser_spknorm_stats(sn, d->sstats + (size_t)g * 2 * dim, d->sstats + (size_t)g * 2 * dim + dim);
+  }
+  ser_spknorm_free(sn);
+  ser_mfcc_free(m);
+  return 0;
+}
+
+void tc_running_prior_add(const tc_data *d, const unsigned char *use, uint32_t dim, double *acc) {
+  for (uint32_t g = 0; g < d->n_speakers; g++) {
+    if (use && !use[g]) continue;
+    const float *mean = d->sstats + (size_t)g * 2 * dim, *sd = mean + dim;
+    for (uint32_t k = 0; k < dim; k++) {
+      acc[k] += mean[k];
+      acc[dim + k] += (double)sd[k] * sd[k];
+    }
+    acc[2 * dim] += 1;
+  }
+}
+
+void tc_running_prior_finish(const double *acc, uint32_t dim, float *mean, float *std) {
+  double n = acc[2 * dim] > 0 ? acc[2 * dim] : 1;
+  for (uint32_t k = 0; k < dim; k++) {
+    mean[k] = (float)(acc[k] / n);
+    std[k] = acc[2 * dim] > 0 ? (float)sqrt(acc[dim + k] / n) : 1.0f;
+  }
+}
+
+int tc_running_states(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const float *prior_mean,
+                      const float *prior_std, const char *cmd) {
+  uint32_t dim = ser_feature_dim(&spec->feat);
+  ser_error err;
+  ser_mfcc *m = ser_mfcc_new(&spec->feat, &err);
+  ser_spknorm *sn = m ? ser_spknorm_new(dim, (double)spec->feat.sample_rate / spec->feat.hop_length, prior_mean,
+                                        prior_std, &o->spk, &err)
+                      : NULL;
+  size_t *ord = malloc((d->n ? d->n : 1) * sizeof *ord);
+  if (!m || !sn || !ord) {
+    fprintf(stderr, "ser %s: running speaker statistics: %s\n", cmd, ord ? err.msg : "out of memory");
+    ser_spknorm_free(sn);
+    ser_mfcc_free(m);
+    free(ord);
+    return -1;
+  }
+  for (uint32_t g = 0; g < d->n_speakers; g++) {
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++)
+      if (d->clips[i].speaker == g) ord[k++] = i;
+    ser_rng r; /* the order the voice's clips are heard in, fixed by the speaker's name */
+    uint64_t h = 0x72756e6eULL;
+    for (const char *c = d->speakers[g]; *c; c++) h = h * 131 + (unsigned char)*c;
+    ser_rng_seed(&r, h);
+    for (size_t i = 0; i + 1 < k; i++) {
+      size_t j = i + ser_rng_below(&r, (uint32_t)(k - i));
+      size_t t = ord[i];
+      ord[i] = ord[j];
+      ord[j] = t;
+    }
+    ser_spknorm_reset(sn);
+    for (size_t i = 0; i < k; i++) {
+      float *mean = d->gstats + ord[i] * 2 * dim;
+      ser_spknorm_stats(sn, mean, mean + dim);
+      ser_spknorm_feed_clip(sn, m, d->clips[ord[i]].audio, d->clips[ord[i]].n);
+    }
+  }
+  ser_spknorm_free(sn);
+  ser_mfcc_free(m);
+  free(ord);
+  return 0;
 }
 
 int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const char *cmd) {
   for (size_t i = 0; i < d->n; i++) d->clips[i].norm_mean = d->clips[i].norm_std = NULL;
   free(d->gstats);
   d->gstats = NULL;
+  free(d->sstats);
+  d->sstats = NULL;
   if (o->norm == TC_NORM_GLOBAL || d->n == 0) return 0;
   uint32_t dim = ser_feature_dim(&spec->feat);
+  if (o->norm == TC_NORM_RUNNING) {
+    /* the speakers' statistics now; the clips' once the prior is known
+     * (tc_running_states), until then the prior-free speaker's own */
+    d->gstats = malloc(d->n * 2 * dim * sizeof(float));
+    if (!d->gstats) {
+      fprintf(stderr, "ser %s: out of memory\n", cmd);
+      return -1;
+    }
+    if (speaker_stats(o, spec, d, cmd) < 0) return -1;
+    for (size_t i = 0; i < d->n; i++) {
+      memcpy(d->gstats + i * 2 * dim, d->sstats + (size_t)d->clips[i].speaker * 2 * dim, 2 * dim * sizeof(float));
+      d->clips[i].norm_mean = d->gstats + i * 2 * dim;
+      d->clips[i].norm_std = d->gstats + i * 2 * dim + dim;
+    }
+    return 0;
+  }
   /* --norm-clips K: a group per clip, made of K other clips of its speaker */
   const int per_clip = o->norm == TC_NORM_UTTERANCE || o->norm_clips > 0;
   size_t groups = per_clip ? d->n : d->n_speakers;

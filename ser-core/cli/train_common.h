@@ -11,7 +11,7 @@
 
 /* --norm: what the features are normalised with before the model's stored
  * (global) statistics. */
-enum { TC_NORM_GLOBAL = 0, TC_NORM_SPEAKER = 1, TC_NORM_UTTERANCE = 2 };
+enum { TC_NORM_GLOBAL = 0, TC_NORM_SPEAKER = 1, TC_NORM_UTTERANCE = 2, TC_NORM_RUNNING = 3 };
 const char *tc_norm_name(int norm);
 
 typedef struct tc_opts {
@@ -35,6 +35,7 @@ typedef struct tc_opts {
   float trim_db;                /* trim leading/trailing silence (dB below the loudest frame); 0 = off */
   int norm;                     /* TC_NORM_*: feature normalisation (--norm) */
   int norm_clips;               /* --norm speaker: statistics from this many other clips of the speaker (0 = all) */
+  ser_spknorm_params spk;       /* --norm running: the normaliser (--speaker-memory) */
   /* inputs */
   char **corpora;
   int n_corpora;
@@ -62,7 +63,8 @@ typedef struct tc_data {
   uint32_t n_speakers;
   char corpora[256]; /* comma list of corpus names */
   size_t dropped;    /* clips whose label is not in the set */
-  float *gstats;     /* --norm speaker/utterance: the groups' mean and std (clips point here) */
+  float *gstats;     /* --norm speaker/utterance/running: the groups' mean and std (clips point here) */
+  float *sstats;     /* --norm running: every speaker's gated mean and std (for the prior) */
 } tc_data;
 
 /* Scan/load every corpus (folder or CSV), map labels, keep --speakers,
@@ -75,6 +77,19 @@ void tc_data_free(tc_data *d);
  * with spec's feature parameters and point each clip's norm_mean/norm_std at
  * them. --norm global: nothing. Returns 0 or -1 (message printed). */
 int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const char *cmd);
+/* --norm running, after tc_group_norm: the prior (mean, std: dim floats) is
+ * the average of the speakers' gated means and variances over the speakers
+ * of d with use[s] set (use NULL: all), added to *acc (2 * dim + 1 doubles,
+ * zeroed by the caller; tc_running_prior_finish turns it into mean/std). */
+void tc_running_prior_add(const tc_data *d, const unsigned char *use, uint32_t dim, double *acc);
+void tc_running_prior_finish(const double *acc, uint32_t dim, float *mean, float *std);
+/* --norm running: every clip's statistics are those of a running normaliser
+ * (the prior, then the speaker's earlier clips in a random order fixed per
+ * speaker) when the clip starts: what the analyzer has heard of the voice
+ * before the clip. Returns 0 or -1 (message printed). */
+int tc_running_states(const tc_opts *o, const ser_model_spec *spec, tc_data *d, const float *prior_mean,
+                      const float *prior_std, const char *cmd);
+
 /* The model's stored statistics from the training clips: raw features
  * (ser_train_norm_stats, --norm global) or the group-normalised ones
  * (ser_train_feature_stats, about 0 and 1). */

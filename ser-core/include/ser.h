@@ -3,6 +3,7 @@
 #define SER_H
 #include "ser/common.h"
 #include "ser/features.h"
+#include "ser/spknorm.h"
 #include "ser/model.h"
 #include "ser/net.h"
 #include "ser/analyzer.h"

@@ -29,6 +29,7 @@ struct ser_analyzer {
   /* temporal: streaming MFCC, normalised frames in a ring */
   ser_mfcc *mfcc;
   float *ninv, *nmean; /* 1/std, mean (or NULL) */
+  ser_spknorm *spk;    /* running speaker normaliser (or NULL) */
   float *fring;        /* fcap x dim, time-major */
   float *ering;        /* fcap frame energies, dB */
   uint32_t fcap;
@@ -84,6 +85,8 @@ void ser_analyzer_config_default(ser_analyzer_config *c, const ser_model *m) {
   c->smoothing = 0;
   c->speech_threshold = SER_SPEECH_THRESHOLD_DEFAULT;
   c->min_tail = 0;
+  c->speaker_norm = 1;
+  c->speaker_memory = 0;
 }
 
 /* Fills in defaults and checks; *c is the resolved config. */
@@ -99,6 +102,9 @@ static int resolve(const ser_analyzer *a, ser_analyzer_config *c, ser_error *err
     return ser_fail(err, "smoothing: %g is not in [0, 1)", c->smoothing);
   if (!isfinite(c->speech_threshold))
     return ser_fail(err, "speech-threshold: not a finite number");
+  if (!(c->speaker_memory >= 0 && c->speaker_memory <= 1e6))
+    return ser_fail(err, "speaker-memory: %g s is not in [0, 1e6]", c->speaker_memory);
+  c->speaker_norm = c->speaker_norm ? 1 : 0;
   if (c->window > (uint64_t)rate * 3600 * 4)
     return ser_fail(err, "window: %.1f s is longer than 4 hours", (double)c->window / rate);
   if (!a->paper) {
@@ -202,6 +208,14 @@ static int ensure_reuse(ser_analyzer *a, const ser_analyzer_config *c, ser_error
   return ser_reuse_new(a->net, a->m, a->net_frames, &a->ru, err);
 }
 
+/* The speaker normaliser's memory from the config (set-up only). */
+static int spk_params(ser_analyzer *a, const ser_analyzer_config *c, ser_error *err) {
+  if (!a->spk) return 0;
+  ser_spknorm_params p = a->spec->spk;
+  if (c->speaker_memory > 0) p.memory_s = (float)c->speaker_memory;
+  return ser_spknorm_set_params(a->spk, &p, err);
+}
+
 /* ---- set-up ----------------------------------------------------------- */
 
 ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
@@ -257,6 +271,11 @@ ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
         a->ninv[i] = s > 0 ? 1.0f / s : 1.0f;
       }
     }
+    if (a->spec->spk_mean) {
+      a->spk = ser_spknorm_new(a->dim, (double)a->fp.sample_rate / a->hop, a->spec->spk_mean,
+                               a->spec->spk_std, &a->spec->spk, err);
+      if (!a->spk) goto fail;
+    }
   }
   ser_analyzer_config cfg;
   if (c)
@@ -266,6 +285,7 @@ ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
   if (resolve(a, &cfg, err) < 0 || ensure_capacity(a, cfg.window, err) < 0 ||
       ensure_reuse(a, &cfg, err) < 0)
     goto fail;
+  if (spk_params(a, &cfg, err) < 0) goto fail;
   a->cfg = cfg;
   a->min_tail = eff_min_tail(a, &cfg);
   return a;
@@ -279,6 +299,7 @@ void ser_analyzer_free(ser_analyzer *a) {
   ser_reuse_free(a->ru);
   ser_net_free(a->net);
   ser_mfcc_free(a->mfcc);
+  ser_spknorm_free(a->spk);
   free(a->nmean);
   free(a->ninv);
   free(a->fring);
@@ -299,8 +320,9 @@ int ser_analyzer_set_config(ser_analyzer *a, const ser_analyzer_config *c,
                             ser_error *err) {
   ser_analyzer_config cfg = *c;
   if (resolve(a, &cfg, err) < 0 || ensure_capacity(a, cfg.window, err) < 0 ||
-      ensure_reuse(a, &cfg, err) < 0)
+      ensure_reuse(a, &cfg, err) < 0 || spk_params(a, &cfg, err) < 0)
     return -1;
+  if (a->spk && cfg.speaker_norm != a->cfg.speaker_norm) ser_spknorm_reset(a->spk);
   if (cfg.smoothing != a->cfg.smoothing) a->sm_valid = 0;
   a->cfg = cfg;
   a->min_tail = eff_min_tail(a, &cfg);
@@ -331,13 +353,27 @@ void ser_analyzer_reset(ser_analyzer *a) {
   if (a->ru) ser_reuse_reset(a->ru);
 }
 
+void ser_analyzer_reset_speaker(ser_analyzer *a) {
+  if (a->spk) ser_spknorm_reset(a->spk);
+}
+
+double ser_analyzer_speaker_s(const ser_analyzer *a) {
+  return a->spk ? ser_spknorm_speech_s(a->spk) : -1.0;
+}
+
 /* ---- frames in -------------------------------------------------------- */
 
 static void on_frame(void *user, const float *f, float energy_db) {
   ser_analyzer *a = user;
   uint32_t slot = (uint32_t)(a->nfr % a->fcap);
   float *dst = a->fring + (size_t)slot * a->dim;
-  if (a->ninv) {
+  if (a->spk) {
+    /* the voice's statistics first (with the normaliser off: the prior's,
+     * never updated), then the model's */
+    ser_spknorm_frame(a->spk, f, a->cfg.speaker_norm ? energy_db : -INFINITY, dst);
+    if (a->ninv)
+      for (uint32_t i = 0; i < a->dim; i++) dst[i] = (dst[i] - a->nmean[i]) * a->ninv[i];
+  } else if (a->ninv) {
     for (uint32_t i = 0; i < a->dim; i++) dst[i] = (f[i] - a->nmean[i]) * a->ninv[i];
   } else {
     memcpy(dst, f, a->dim * sizeof *dst);
@@ -440,6 +476,7 @@ static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level,
   r.scores = a->out;
   r.level_db = level;
   r.is_tail = tail;
+  r.speaker_s = (float)ser_analyzer_speaker_s(a);
   a->st.windows++;
   if (fn) fn(user, &r);
 }

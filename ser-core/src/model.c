@@ -266,6 +266,18 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
         return ser_fail(err, "normalisation: std[%u] must be positive and finite", i);
     }
   }
+  if (!s->spk_mean != !s->spk_std)
+    return ser_fail(err, "speaker normalisation: prior mean and std must both be present or both absent");
+  if (s->spk_mean) {
+    if (s->arch != SER_ARCH_TEMPORAL)
+      return ser_fail(err, "speaker normalisation: only temporal models stream frame by frame");
+    for (uint32_t i = 0; i < fdim; i++) {
+      if (!isfinite(s->spk_mean[i])) return ser_fail(err, "speaker normalisation: prior mean[%u] is not finite", i);
+      if (!isfinite(s->spk_std[i]) || !(s->spk_std[i] > 0.0f))
+        return ser_fail(err, "speaker normalisation: prior std[%u] must be positive and finite", i);
+    }
+    if (ser_spknorm_params_check(&s->spk, err) < 0) return -1;
+  }
   if (s->n_layers < 1 || s->n_layers > SER_MAX_LAYERS)
     return ser_fail(err, "layers: %u layers, expected 1..%u", s->n_layers, SER_MAX_LAYERS);
   if (!s->layers) return ser_fail(err, "layers: missing");
@@ -338,6 +350,8 @@ void ser_model_spec_clear(ser_model_spec *s) {
   free(s->labels);
   free(s->norm_mean);
   free(s->norm_std);
+  free(s->spk_mean);
+  free(s->spk_std);
   if (s->layers)
     for (uint32_t i = 0; i < s->n_layers; i++) free(s->layers[i].params);
   free(s->layers);
@@ -387,6 +401,9 @@ int ser_model_spec_copy(ser_model_spec *dst, const ser_model_spec *src, ser_erro
   if (src->norm_std && fdim) {
     if (!(d.norm_std = dupf(src->norm_std, fdim))) goto oom;
   }
+  d.spk = src->spk;
+  if (src->spk_mean && fdim && !(d.spk_mean = dupf(src->spk_mean, fdim))) goto oom;
+  if (src->spk_std && fdim && !(d.spk_std = dupf(src->spk_std, fdim))) goto oom;
   if (src->n_layers && src->layers) {
     d.layers = calloc(src->n_layers, sizeof *d.layers);
     if (!d.layers) goto oom;

@@ -183,6 +183,22 @@ static int read_norm(const ctx *x, cur *c, ser_model_spec *s) {
   return read_floats(x, c, n, "NORM std", &s->norm_std);
 }
 
+/* SPKN: u32 n, f32 memory_s, prior_s, gate_db, then n prior means and n stds */
+static int read_spkn(const ctx *x, cur *c, ser_model_spec *s) {
+  uint32_t n = 0;
+  if (get_u32(x, c, "speaker normalisation size", &n)) return -1;
+  uint32_t fdim = ser_spec_feature_dim(&s->feat);
+  if (n != fdim)
+    return FAIL("section SPKN: %u statistics but the features have %u values per frame", n, fdim);
+  if (left(c) < 12) return FAIL("truncated: section SPKN has no room for its 3 parameters");
+  s->spk.memory_s = rdf(c->p + c->off);
+  s->spk.prior_s = rdf(c->p + c->off + 4);
+  s->spk.gate_db = rdf(c->p + c->off + 8);
+  c->off += 12;
+  if (read_floats(x, c, n, "SPKN prior mean", &s->spk_mean)) return -1;
+  return read_floats(x, c, n, "SPKN prior std", &s->spk_std);
+}
+
 static int read_layers(const ctx *x, cur *c, ser_model_spec *s) {
   uint32_t n = 0;
   if (get_u32(x, c, "layer count", &n)) return -1;
@@ -275,8 +291,8 @@ static void tagname(const uint8_t *p, char out[16]) {
   out[4] = 0;
 }
 
-enum { S_ARCH, S_FEAT, S_LABL, S_NORM, S_LAYR, S_META, S_N };
-static const char *const sec_tags[S_N] = {"ARCH", "FEAT", "LABL", "NORM", "LAYR", "META"};
+enum { S_ARCH, S_FEAT, S_LABL, S_NORM, S_SPKN, S_LAYR, S_META, S_N };
+static const char *const sec_tags[S_N] = {"ARCH", "FEAT", "LABL", "NORM", "SPKN", "LAYR", "META"};
 
 static int parse(const ctx *x, const uint8_t *p, size_t n, ser_model_spec *s) {
   if (n < HDR_SIZE) return FAIL("too short to be a model file (%zu bytes)", n);
@@ -330,6 +346,7 @@ static int parse(const ctx *x, const uint8_t *p, size_t n, ser_model_spec *s) {
     case S_FEAT: r = read_feat(x, &c, s); c.off = c.n; break;
     case S_LABL: r = read_labels(x, &c, s); break;
     case S_NORM: r = read_norm(x, &c, s); break;
+    case S_SPKN: r = read_spkn(x, &c, s); break;
     case S_LAYR: r = read_layers(x, &c, s); break;
     default: r = read_meta(x, &c, s); break;
     }
@@ -497,6 +514,17 @@ int ser_model_spec_write_mem(const ser_model_spec *s, void **data, size_t *size,
     put32(&b, d);
     for (uint32_t i = 0; i < d; i++) putf(&b, s->norm_mean[i]);
     for (uint32_t i = 0; i < d; i++) putf(&b, s->norm_std[i]);
+    sec_end(&b, at);
+  }
+  if (s->spk_mean) {
+    uint32_t d = ser_spec_feature_dim(f);
+    at = sec_begin(&b, "SPKN");
+    put32(&b, d);
+    putf(&b, s->spk.memory_s);
+    putf(&b, s->spk.prior_s);
+    putf(&b, s->spk.gate_db);
+    for (uint32_t i = 0; i < d; i++) putf(&b, s->spk_mean[i]);
+    for (uint32_t i = 0; i < d; i++) putf(&b, s->spk_std[i]);
     sec_end(&b, at);
   }
   at = sec_begin(&b, "LAYR");

@@ -15,13 +15,19 @@ typedef struct ser_analyzer_config {
   double smoothing;         /* 0 = off; else exponential: s = a*s_prev + (1-a)*p, a in [0,1) */
   double speech_threshold;  /* dBFS; a window whose speech-frame level is below counts as no speech */
   uint64_t min_tail;        /* samples; shortest stream/tail classified at finish; 0 = default (1 s or model min) */
+  /* Models with a running speaker normaliser (ser/spknorm.h; ser_model_spec
+   * spk_mean): 1 (default) adapts it to the voice heard so far; 0 keeps it at
+   * the model's prior (a typical training speaker). Ignored by other models. */
+  int speaker_norm;
+  double speaker_memory;    /* seconds of speech it averages over; 0 = the model's */
 } ser_analyzer_config;
 
 /* Default speech threshold, dBFS (see docs/analyzer.md for the detector). */
 #define SER_SPEECH_THRESHOLD_DEFAULT (-50.0)
 
 /* window = the model's, interval = 500 ms, smoothing off, speech threshold
- * SER_SPEECH_THRESHOLD_DEFAULT, min_tail = default. */
+ * SER_SPEECH_THRESHOLD_DEFAULT, min_tail = default, speaker normaliser on
+ * with the model's memory. */
 void ser_analyzer_config_default(ser_analyzer_config *c, const ser_model *m);
 
 typedef struct ser_result {
@@ -33,6 +39,8 @@ typedef struct ser_result {
   const float *scores;  /* n_labels (smoothed if enabled); valid during the callback */
   float level_db;       /* the window's level used by the detector */
   int is_tail;          /* 1 for the short window classified at finish */
+  float speaker_s;      /* seconds of speech the speaker normaliser has adapted to
+                         * (decayed; -1: the model has none, 0: still at its prior) */
 } ser_result;
 
 typedef void (*ser_result_fn)(void *user, const ser_result *r);
@@ -56,8 +64,14 @@ void ser_analyzer_push_silence(ser_analyzer *a, size_t n, ser_result_fn fn,
 /* End of stream: classify the unanalysed tail (or a short stream) if it is at
  * least min_tail long, then reset. */
 void ser_analyzer_finish(ser_analyzer *a, ser_result_fn fn, void *user);
-/* Forget everything (flush, discont, new segment); sample count restarts at 0. */
+/* Forget the stream (flush, discont, new segment); sample count restarts at 0.
+ * The speaker normaliser's statistics are kept: the voice is the same. */
 void ser_analyzer_reset(ser_analyzer *a);
+/* A new voice (a new stream, another speaker): the speaker normaliser goes
+ * back to the model's prior. Allocates nothing. */
+void ser_analyzer_reset_speaker(ser_analyzer *a);
+/* Seconds of speech the speaker normaliser has adapted to (-1: none). */
+double ser_analyzer_speaker_s(const ser_analyzer *a);
 const ser_model *ser_analyzer_model(const ser_analyzer *a);
 
 /* Counters since creation (for tests and benchmarks). */

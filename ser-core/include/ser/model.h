@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "features.h"
+#include "spknorm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,13 @@ typedef struct ser_model_spec {
   uint32_t clip_samples;    /* paper: clip length in samples at feat.sample_rate; temporal: 0 */
   float *norm_mean;         /* ser_feature_dim floats or NULL: x' = (x - mean) / std */
   float *norm_std;
+  /* Running speaker normalisation (temporal models; NULL = none): the prior,
+   * a typical training speaker's per-coefficient mean and std of the raw
+   * features (ser_feature_dim floats each), and the normaliser's parameters.
+   * Applied to every frame before norm_mean/norm_std (ser/spknorm.h). */
+  float *spk_mean;
+  float *spk_std;
+  ser_spknorm_params spk;
   uint32_t n_layers;
   ser_layer *layers;
   uint32_t n_meta;          /* free-form metadata: name, corpora, protocol, metrics, date... */
