@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ser train / ser eval --norm global|speaker|utterance on a tiny manifest of real EMO-DB clips:
+# ser train / ser eval --norm global|speaker|utterance|running on a tiny manifest of real EMO-DB clips:
 # usage errors, --norm global (and no --norm) give byte-identical output, speaker and utterance
 # normalisation run through eval (also with --extra-train) and train, the model records
 # feature_norm, and evaluating it with another --norm warns.
@@ -83,6 +83,35 @@ expect 0 "eval --norm-clips 3 again" "$SER" eval --model "$tmp/s.sermodel" --nor
 cmp -s "$tmp/nc1.json" "$tmp/nc2.json" || no "--norm-clips 3 is not deterministic"
 expect 0 "train default" "$SER" train "${tcommon[@]}" -o "$tmp/g.sermodel" "$tmp/m.csv"
 "$SER" info "$tmp/g.sermodel" | grep -q "feature_norm" && no "default model records feature_norm"
+
+# --norm running: the analyzer's live normaliser, emulated clip by clip; the model carries its prior
+grep -q -- "--speaker-memory S" <("$SER" train --help) || no "train --help lacks --speaker-memory"
+expect 1 "bad --speaker-memory" "$SER" eval --norm running --speaker-memory -4 "$D/emodb"
+expect 1 "paper + running" "$SER" train --arch paper --norm running -o "$tmp/p.sermodel" "$tmp/m.csv"
+grep -q "paper architecture takes whole clips" "$tmp/err" || no "paper + running: $(cat "$tmp/err")"
+expect 0 "eval --norm running" "$SER" eval "${common[@]}" --norm running --speaker-memory 30 --json "$tmp/r1.json" "$tmp/m.csv"
+grep -q "^ser eval: --norm running: every clip's features normalised with a running speaker normaliser" "$tmp/out" ||
+  no "eval --norm running: no normalisation line: $(head -3 "$tmp/out")"
+grep -q "memory 30 s of speech" "$tmp/out" || no "eval --norm running: memory not reported: $(head -3 "$tmp/out")"
+grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --norm running: no report over 16 clips: $(cat "$tmp/out")"
+expect 0 "eval --norm running again" "$SER" eval "${common[@]}" --norm running --speaker-memory 30 --json "$tmp/r2.json" "$tmp/m.csv"
+cmp -s "$tmp/r1.json" "$tmp/r2.json" || no "--norm running is not deterministic"
+cmp -s "$tmp/r1.json" "$tmp/speaker.json" && no "--norm running gave the same report as --norm speaker"
+expect 0 "train --norm running" "$SER" train "${tcommon[@]}" --norm running --speaker-memory 30 -o "$tmp/r.sermodel" "$tmp/m.csv"
+grep -q "expects" "$tmp/err" && no "train --norm running: a usable model got the 'eval only' note: $(cat "$tmp/err")"
+"$SER" info "$tmp/r.sermodel" > "$tmp/info"
+grep -q "feature_norm: running" "$tmp/info" || no "running model lacks feature_norm metadata: $(cat "$tmp/info")"
+grep -q "^speaker normalisation: running, memory 30 s of speech, prior worth 3 s, frames below -50 dBFS" "$tmp/info" ||
+  no "ser info does not show the speaker normaliser: $(cat "$tmp/info")"
+"$SER" info "$tmp/s.sermodel" | grep -q "^speaker normalisation" && no "a --norm speaker model claims a live normaliser"
+expect 0 "eval --model --norm running" "$SER" eval --model "$tmp/r.sermodel" --norm running --cache "$tmp/cache" "$tmp/m.csv"
+grep -q "warning" "$tmp/err" && no "matching --norm running warned: $(cat "$tmp/err")"
+grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --model --norm running: $(cat "$tmp/out")"
+expect 0 "eval --model of a running model, global" "$SER" eval --model "$tmp/r.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
+grep -q "trained with --norm running, evaluated with --norm global" "$tmp/err" || no "no mismatch warning: $(cat "$tmp/err")"
+# ser classify applies it (the element's tests cover the stream behaviour)
+expect 0 "classify a running model" "$SER" classify --model "$tmp/r.sermodel" "$D/emodb/wav/03a01Wa.wav"
+grep -q '"speech":true' "$tmp/out" || no "classify with a running model: $(head -c 300 "$tmp/out")"
 
 [ $fail = 0 ] && echo "ser train/eval --norm: all checks passed"
 exit $fail
