@@ -35,8 +35,21 @@ enum {
   PROP_EMIT_TAGS,
   PROP_SMOOTHING,
   PROP_SPEECH_THRESHOLD,
+  PROP_SPEAKER_NORM,
+  PROP_SPEAKER_MEMORY,
   PROP_LABELS,
 };
+
+enum {
+  SIGNAL_RESET_SPEAKER,
+  N_SIGNALS,
+};
+
+static guint signals[N_SIGNALS];
+
+#define DEFAULT_SPEAKER_NORM TRUE
+#define DEFAULT_SPEAKER_MEMORY 0.0
+#define MAX_SPEAKER_MEMORY 1e6
 
 struct _GstSerEmotion {
   GstBaseTransform parent;
@@ -50,7 +63,10 @@ struct _GstSerEmotion {
   gboolean emit_tags;
   gdouble smoothing;
   gdouble speech_threshold;
+  gboolean speaker_norm;
+  gdouble speaker_memory; /* seconds of speech; 0 = the model's */
   gboolean config_dirty;
+  gboolean speaker_reset_due; /* "reset-speaker" emitted: applied by the streaming thread */
 
   /* Loaded at NULL->READY (shared through the model cache). */
   ser_model *model;
@@ -130,6 +146,8 @@ static void build_config(GstSerEmotion *self, ser_analyzer_config *c) {
   if (c->interval == 0) c->interval = 1;
   c->smoothing = self->smoothing;
   c->speech_threshold = self->speech_threshold;
+  c->speaker_norm = self->speaker_norm ? 1 : 0;
+  c->speaker_memory = self->speaker_memory;
   self->config_dirty = FALSE;
   GST_OBJECT_UNLOCK(self);
 }
@@ -138,10 +156,16 @@ static void build_config(GstSerEmotion *self, ser_analyzer_config *c) {
 static void sync_properties(GstSerEmotion *self) {
   GST_OBJECT_LOCK(self);
   gboolean dirty = self->config_dirty;
+  gboolean spk_reset = self->speaker_reset_due;
+  self->speaker_reset_due = FALSE;
   self->cur_post = self->post_messages;
   self->cur_meta = self->attach_meta;
   self->cur_tags = self->emit_tags;
   GST_OBJECT_UNLOCK(self);
+  if (spk_reset && self->analyzer) {
+    GST_DEBUG_OBJECT(self, "reset-speaker: the speaker normaliser returns to the model's prior");
+    ser_analyzer_reset_speaker(self->analyzer);
+  }
   if (dirty && self->analyzer) {
     ser_analyzer_config c;
     ser_error err = {{0}};
@@ -161,6 +185,13 @@ static void reset_analysis(GstSerEmotion *self) {
   self->in_samples = 0;
   self->model_pushed = 0;
   GST_DEBUG_OBJECT(self, "analysis reset");
+}
+
+/* A new voice: the speaker normaliser back to the model's prior (new
+ * stream, new caps). The streaming thread's (or a state change's) only. */
+static void reset_speaker(GstSerEmotion *self) {
+  if (self->analyzer) ser_analyzer_reset_speaker(self->analyzer);
+  GST_DEBUG_OBJECT(self, "speaker normaliser reset");
 }
 
 static GstStructure *result_structure(GstSerEmotion *self, const ser_result *r) {
@@ -188,6 +219,8 @@ static GstStructure *result_structure(GstSerEmotion *self, const ser_result *r) 
                                       r->speech ? TRUE : FALSE, "scores", GST_TYPE_STRUCTURE,
                                       scores, NULL);
   gst_structure_free(scores);
+  /* only models with a speaker normaliser have it (speaker_s -1 otherwise) */
+  if (r->speaker_s >= 0) gst_structure_set(s, "speaker-adapted", G_TYPE_DOUBLE, (double)r->speaker_s, NULL);
   return s;
 }
 
@@ -451,6 +484,11 @@ static void handle_eos(GstSerEmotion *self) {
 static gboolean gst_seremotion_sink_event(GstBaseTransform *bt, GstEvent *event) {
   GstSerEmotion *self = GST_SEREMOTION(bt);
   switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_STREAM_START:
+      /* a new stream: a new voice (FLUSH, DISCONT, SEGMENT and GAP keep the
+       * speaker normaliser's statistics) */
+      reset_speaker(self);
+      break;
     case GST_EVENT_FLUSH_STOP:
       reset_analysis(self);
       break;
@@ -558,6 +596,7 @@ static gboolean gst_seremotion_set_caps(GstBaseTransform *bt, GstCaps *incaps, G
   self->in_info = info;
   self->have_info = TRUE;
   reset_analysis(self);
+  reset_speaker(self); /* another source, or another microphone */
   return TRUE;
 }
 
@@ -584,6 +623,7 @@ static gboolean gst_seremotion_start(GstBaseTransform *bt) {
   self->have_info = FALSE;
   sync_properties(self);
   reset_analysis(self);
+  reset_speaker(self); /* READY->PAUSED: a new stream (the analyzer is new anyway) */
   return TRUE;
 }
 
@@ -687,6 +727,14 @@ static void gst_seremotion_set_property(GObject *object, guint prop_id, const GV
       self->speech_threshold = g_value_get_double(value);
       self->config_dirty = TRUE;
       break;
+    case PROP_SPEAKER_NORM:
+      self->speaker_norm = g_value_get_boolean(value);
+      self->config_dirty = TRUE;
+      break;
+    case PROP_SPEAKER_MEMORY:
+      self->speaker_memory = g_value_get_double(value);
+      self->config_dirty = TRUE;
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -746,6 +794,12 @@ static void gst_seremotion_get_property(GObject *object, guint prop_id, GValue *
     case PROP_SPEECH_THRESHOLD:
       g_value_set_double(value, self->speech_threshold);
       break;
+    case PROP_SPEAKER_NORM:
+      g_value_set_boolean(value, self->speaker_norm);
+      break;
+    case PROP_SPEAKER_MEMORY:
+      g_value_set_double(value, self->speaker_memory);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -758,6 +812,15 @@ static void gst_seremotion_finalize(GObject *object) {
   g_free(self->model_path);
   if (self->model) seremotion_model_cache_release(self->model);
   G_OBJECT_CLASS(gst_seremotion_parent_class)->finalize(object);
+}
+
+/* The "reset-speaker" action signal: any thread; the streaming thread applies
+ * it before the next buffer (the analyzer is not shared across threads). */
+static void gst_seremotion_reset_speaker_action(GstSerEmotion *self) {
+  GST_OBJECT_LOCK(self);
+  self->speaker_reset_due = TRUE;
+  GST_OBJECT_UNLOCK(self);
+  GST_DEBUG_OBJECT(self, "reset-speaker requested");
 }
 
 static void gst_seremotion_class_init(GstSerEmotionClass *klass) {
@@ -811,9 +874,27 @@ static void gst_seremotion_class_init(GstSerEmotionClass *klass) {
                           "Level in dBFS below which a window counts as no speech", -120.0, 0.0,
                           DEFAULT_SPEECH_THRESHOLD, live));
   g_object_class_install_property(
+      oc, PROP_SPEAKER_NORM,
+      g_param_spec_boolean("speaker-norm", "Speaker normalisation",
+                           "Adapt the model's speaker normaliser to the voice heard; FALSE keeps the model's "
+                           "prior; no effect for models without one",
+                           DEFAULT_SPEAKER_NORM, live));
+  g_object_class_install_property(
+      oc, PROP_SPEAKER_MEMORY,
+      g_param_spec_double("speaker-memory", "Speaker memory",
+                          "Seconds of speech the speaker normaliser averages over (0 = the model's); no effect "
+                          "for models without one",
+                          0.0, MAX_SPEAKER_MEMORY, DEFAULT_SPEAKER_MEMORY, live));
+  g_object_class_install_property(
       oc, PROP_LABELS,
       g_param_spec_string("labels", "Labels", "The model's labels, comma-separated, in score order", NULL,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /* "reset-speaker": another person speaks from now on (the speaker
+   * normaliser returns to the model's prior at the next buffer). */
+  signals[SIGNAL_RESET_SPEAKER] = g_signal_new_class_handler(
+      "reset-speaker", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK(gst_seremotion_reset_speaker_action), NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   gst_element_class_add_static_pad_template(ec, &sink_tmpl);
   gst_element_class_add_static_pad_template(ec, &src_tmpl);
@@ -839,6 +920,8 @@ static void gst_seremotion_init(GstSerEmotion *self) {
   self->emit_tags = TRUE;
   self->smoothing = 0.0;
   self->speech_threshold = DEFAULT_SPEECH_THRESHOLD;
+  self->speaker_norm = DEFAULT_SPEAKER_NORM;
+  self->speaker_memory = DEFAULT_SPEAKER_MEMORY;
   self->base_ts = GST_CLOCK_TIME_NONE;
   self->tag_label = self->cur_label = -1;
   gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), TRUE);

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <gst/app/gstappsink.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 gchar *speech_path(const gchar *rel) {
@@ -160,6 +161,11 @@ void result_from_structure(const GstStructure *s, Result *out) {
   g_strlcpy(out->emotion, e, sizeof(out->emotion));
   fail_unless(gst_structure_get_double(s, "confidence", &out->confidence));
   fail_unless(gst_structure_get_boolean(s, "speech", &out->speech));
+  if (gst_structure_has_field(s, "speaker-adapted")) {
+    out->has_speaker = TRUE;
+    fail_unless(gst_structure_get_double(s, "speaker-adapted", &out->speaker_adapted),
+                "speaker-adapted is not a double");
+  }
   const GValue *v = gst_structure_get_value(s, "scores");
   fail_unless(v != NULL && G_VALUE_HOLDS(v, GST_TYPE_STRUCTURE));
   const GstStructure *sc = gst_value_get_structure(v);
@@ -197,6 +203,59 @@ GstStructure *collect(GstBus *bus, Results *res) {
 void results_clear(Results *res) {
   g_free(res->r);
   memset(res, 0, sizeof(*res));
+}
+
+gchar *train_tiny_model(const gchar *dir, const gchar *norm) {
+  static const gchar *clips[] = {"03a01Nc", "03a01Wa", "03a02Nc", "03a02Wb", "03a04Nc", "03a04Wc",
+                                 "03a05Nd", "03a02Wc", "09a01Nb", "09a01Wb", "09a02Wb", "09a04Nb",
+                                 "09a04Wa", "09a05Nb", "09a05Wb", "09a05Wc"};
+  const gchar *ser = g_getenv("SER");
+  fail_unless(ser != NULL, "SER (the ser binary) is not set");
+  GString *csv = g_string_new("path,speaker,label\n");
+  for (guint i = 0; i < G_N_ELEMENTS(clips); i++) {
+    gchar *rel = g_strdup_printf("emodb/wav/%s.wav", clips[i]);
+    gchar *path = speech_path(rel);
+    fail_unless(g_file_test(path, G_FILE_TEST_EXISTS), "missing clip %s", path);
+    g_string_append_printf(csv, "%s,%.2s,%s\n", path, clips[i], clips[i][5] == 'W' ? "angry" : "neutral");
+    g_free(path);
+    g_free(rel);
+  }
+  gchar *manifest = g_build_filename(dir, "tiny.csv", NULL);
+  gchar *name = g_strdup_printf("tiny-%s.sermodel", norm);
+  gchar *out = g_build_filename(dir, name, NULL);
+  fail_unless(g_file_set_contents(manifest, csv->str, -1, NULL));
+  g_string_free(csv, TRUE);
+  const gchar *argv[] = {ser, "train", "--labels", "neutral,angry", "--channels", "8,8", "--cbam-from", "1",
+                         "--epochs", "2", "--batch", "4", "--val-speakers", "0", "--threads", "1", "--seed", "3",
+                         "--norm", norm, "-q", "-o", out, manifest, NULL};
+  gchar *err_out = NULL;
+  gint status = -1;
+  GError *err = NULL;
+  gboolean ok = g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err_out,
+                             &status, &err);
+  fail_unless(ok, "cannot run %s: %s", ser, err ? err->message : "?");
+  fail_unless(g_spawn_check_wait_status(status, NULL), "ser train --norm %s failed: %s", norm, err_out);
+  fail_unless(g_file_test(out, G_FILE_TEST_EXISTS));
+  g_free(err_out);
+  g_unlink(manifest);
+  g_free(manifest);
+  g_free(name);
+  return out;
+}
+
+gboolean builtin_has_speaker_norm(void) {
+  const gchar *ser = g_getenv("SER");
+  fail_unless(ser != NULL, "SER (the ser binary) is not set");
+  const gchar *argv[] = {ser, "info", "--builtin", NULL};
+  gchar *out = NULL;
+  gint status = -1;
+  fail_unless(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status,
+                           NULL));
+  fail_unless(g_spawn_check_wait_status(status, NULL), "ser info --builtin failed");
+  fail_unless(strstr(out, "normalisation") != NULL, "ser info --builtin: %s", out);
+  gboolean has = strstr(out, "speaker normalisation: running") != NULL;
+  g_free(out);
+  return has;
 }
 
 guint drain_buffers(GstHarness *h) {

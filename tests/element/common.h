@@ -17,6 +17,9 @@ typedef struct {
   guint n_scores;
   gdouble scores[MAX_LABELS];
   gchar labels[MAX_LABELS][32];
+  /* "speaker-adapted": only for models with a speaker normaliser */
+  gboolean has_speaker;
+  gdouble speaker_adapted;
 } Result;
 
 typedef struct {
@@ -50,6 +53,13 @@ void push_audio(GstHarness *h, const guint8 *data, gsize bytes, gint bpf, gint r
 GstStructure *collect(GstBus *bus, Results *res);
 void result_from_structure(const GstStructure *s, Result *out);
 void results_clear(Results *res);
+/* A tiny model trained in a few seconds by `$SER train` on 16 real EMO-DB
+ * clips (speakers 03 and 09, neutral/angry) into dir; norm is a --norm value
+ * ("running": a model with a speaker normaliser; "global": without).
+ * Returns the .sermodel path (g_free). */
+gchar *train_tiny_model(const gchar *dir, const gchar *norm);
+/* Whether `$SER info --builtin` reports a speaker normaliser. */
+gboolean builtin_has_speaker_norm(void);
 /* Drains the harness's output buffers (unref) and returns how many. */
 guint drain_buffers(GstHarness *h);
 
