@@ -36,6 +36,13 @@ static void usage(FILE *f) {
           "                        speech windows, A in [0, 1) (default 0 = off)\n"
           "  --min-tail S          shortest end-of-file tail (or short file) that is still\n"
           "                        classified, seconds (default 1, at least the model's minimum)\n"
+          "  --no-speaker-norm     keep a model's speaker normaliser at its prior (a typical\n"
+          "                        training speaker) instead of adapting it to the voice\n"
+          "  --speaker-memory S    seconds of speech the speaker normaliser averages over\n"
+          "                        (default: the model's; 0 = the model's)\n"
+          "  --same-speaker        all FILEs are one voice: the speaker normaliser carries its\n"
+          "                        statistics from file to file, in the order given (default:\n"
+          "                        each file is a new voice and starts from the prior)\n"
           "  --no-reuse            run the whole network on every window instead of sharing\n"
           "                        the convolutions of overlapping windows (same results up\n"
           "                        to float rounding; for benchmarks)\n"
@@ -47,6 +54,11 @@ static void usage(FILE *f) {
           "  vtt: WebVTT cues, consecutive windows with the same emotion merged, each\n"
           "  window covering the interval around its centre; no cue where there is no speech.\n"
           "With --utterance (jsonl, csv): {\"file\",\"duration\",\"emotion\",\"confidence\",\"scores\"}.\n"
+          "\n"
+          "Speaker normaliser: models trained with --norm running (ser info: \"speaker\n"
+          "normalisation: running\") normalise each frame with the running statistics of\n"
+          "the voice heard so far, starting from a prior; the speaker options change that\n"
+          "(also with --utterance). Other models ignore them.\n"
           "\n"
           "Exit status: 0 success, 1 usage error, 2 bad input (a file that cannot be read\n"
           "or decoded, or a bad model; the other files are still classified).\n",
@@ -245,11 +257,15 @@ int cmd_classify(int argc, char **argv) {
                                        {"smoothing", required_argument, 0, 's'},
                                        {"min-tail", required_argument, 0, 'T'},
                                        {"no-reuse", no_argument, 0, 'R'},
+                                       {"no-speaker-norm", no_argument, 0, 'N'},
+                                       {"speaker-memory", required_argument, 0, 'M'},
+                                       {"same-speaker", no_argument, 0, 'S'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *model_path = NULL;
   double window = 0, interval = 0.5, thr = SER_SPEECH_THRESHOLD_DEFAULT, smooth = 0, min_tail = 0;
-  int utt = 0, fmt = FMT_JSONL, ch, reuse = 1;
+  double spk_memory = 0;
+  int utt = 0, fmt = FMT_JSONL, ch, reuse = 1, spk_norm = 1, same_speaker = 0;
   optind = 1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -271,6 +287,15 @@ int cmd_classify(int argc, char **argv) {
       break;
     case 'u': utt = 1; break;
     case 'R': reuse = 0; break;
+    case 'N': spk_norm = 0; break;
+    case 'S': same_speaker = 1; break;
+    case 'M':
+      if (parse_double("--speaker-memory", optarg, &spk_memory) < 0) return EXIT_USAGE;
+      if (spk_memory < 0 || spk_memory > 1e6) {
+        fprintf(stderr, "ser classify: --speaker-memory: %s is not in [0, 1e6] seconds\n", optarg);
+        return EXIT_USAGE;
+      }
+      break;
     case 'f':
       if (!strcmp(optarg, "jsonl")) fmt = FMT_JSONL;
       else if (!strcmp(optarg, "csv")) fmt = FMT_CSV;
@@ -338,8 +363,12 @@ int cmd_classify(int argc, char **argv) {
   cfg.smoothing = smooth;
   cfg.min_tail = (uint64_t)llround(min_tail * rate);
   if (min_tail > 0 && !cfg.min_tail) cfg.min_tail = 1;
+  cfg.speaker_norm = spk_norm;
+  cfg.speaker_memory = spk_memory;
 
-  ser_analyzer *a = NULL;
+  /* --utterance: one analyzer too, reconfigured for each file's length, so
+   * that the speaker normaliser can carry over with --same-speaker */
+  ser_analyzer *a = NULL, *ua = NULL;
   if (!utt) {
     a = ser_analyzer_new(m, &cfg, &e);
     if (!a) {
@@ -393,6 +422,12 @@ int cmd_classify(int argc, char **argv) {
       if (w.f) ser_wav_close(&w);
       continue;
     }
+    /* each file a new voice, unless told otherwise (the first file starts
+     * from the prior either way) */
+    if (!same_speaker) {
+      if (a) ser_analyzer_reset_speaker(a);
+      if (ua) ser_analyzer_reset_speaker(ua);
+    }
     if (!utt) {
       c.n_file = 0;
       if (fmt == FMT_VTT) {
@@ -444,19 +479,20 @@ int cmd_classify(int argc, char **argv) {
         uc.interval = len <= max_len ? len : max_len / 2;
       }
       uc.smoothing = 0;
-      ser_analyzer *ua = ser_analyzer_new(m, &uc, &e);
-      if (!ua) {
+      if (ua ? ser_analyzer_set_config(ua, &uc, &e) < 0 : !(ua = ser_analyzer_new(m, &uc, &e))) {
         fprintf(stderr, "ser classify: %s: %s\n", path, e.msg);
         bad = 1;
         free(x);
         continue;
       }
+      /* share convolutions only between overlapping windows (files over
+       * UTTERANCE_MAX_S), as an analyzer made for this file would */
+      ser_analyzer_set_reuse(ua, reuse && uc.interval < uc.window);
       memset(c.sum_all, 0, 2 * nl * sizeof(float));
       c.n = c.n_speech = 0;
       ser_analyzer_push(ua, x, n, on_utt, &c);
       if (len > n) ser_analyzer_push_silence(ua, len - n, on_utt, &c);
       ser_analyzer_finish(ua, on_utt, &c);
-      ser_analyzer_free(ua);
       /* one window (temporal); the paper model's fixed clips are averaged */
       const float *sum = c.n_speech ? c.sum_speech : c.sum_all;
       size_t cnt = c.n_speech ? c.n_speech : c.n;
@@ -493,6 +529,7 @@ int cmd_classify(int argc, char **argv) {
   }
   free(c.sum_all);
   ser_analyzer_free(a);
+  ser_analyzer_free(ua);
   ser_model_unref(m);
   /* results that did not reach their destination (disk full, closed pipe)
    * are lost data, not success */

@@ -255,6 +255,90 @@ def run(tmp):
     rc, out, _ = ser("--window", "3", "--model", os.path.join(ROOT, "models", "default.sermodel"), SPEECH)
     check(rc == 0 and len(out.splitlines()) == n, "--model file")
 
+    speaker_checks(tmp)
+
+
+# 16 EMO-DB clips of speakers 03 and 09 (neutral/angry): tiny models train in a second
+TINY_CLIPS = ["03a01Nc", "03a01Wa", "03a02Nc", "03a02Wb", "03a04Nc", "03a04Wc", "03a05Nd", "03a02Wc",
+              "09a01Nb", "09a01Wb", "09a02Wb", "09a04Nb", "09a04Wa", "09a05Nb", "09a05Wb", "09a05Wc"]
+
+
+def train_tiny(tmp, norm):
+    """A tiny model trained by `ser train --norm NORM` (running: with a speaker normaliser)."""
+    manifest = os.path.join(tmp, "tiny.csv")
+    with open(manifest, "w") as f:
+        f.write("path,speaker,label\n")
+        for c in TINY_CLIPS:
+            f.write(f"{os.path.join(DS, 'emodb', 'wav', c + '.wav')},{c[:2]},{'angry' if c[5] == 'W' else 'neutral'}\n")
+    out = os.path.join(tmp, f"tiny-{norm}.sermodel")
+    p = subprocess.run([SER, "train", "--labels", "neutral,angry", "--channels", "8,8", "--cbam-from", "1",
+                        "--epochs", "2", "--batch", "4", "--val-speakers", "0", "--threads", "1", "--seed", "3",
+                        "--norm", norm, "-q", "-o", out, manifest], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0 and os.path.exists(out), f"ser train --norm {norm}: exit {p.returncode} {p.stderr[-300:]!r}")
+    return out
+
+
+def rows_of(out, path):
+    return [r for r in (json.loads(l) for l in out.splitlines()) if r["file"] == path]
+
+
+def max_diff(a, b):
+    """Largest score difference between two runs' rows (same windows)."""
+    if len(a) != len(b) or not a:
+        return None
+    return max(abs(x["scores"][k] - y["scores"][k]) for x, y in zip(a, b) for k in x["scores"])
+
+
+def speaker_checks(tmp):
+    """--no-speaker-norm, --speaker-memory, --same-speaker on a model with a
+    running speaker normaliser (and no effect on one without)."""
+    rc, out, _ = ser("--help")
+    check(rc == 0 and all(o in out for o in ("--no-speaker-norm", "--speaker-memory", "--same-speaker")),
+          "--help lacks the speaker options")
+    for bad in (["--speaker-memory", "-1"], ["--speaker-memory", "abc"], ["--speaker-memory", "2e6"],
+                ["--speaker-memory"]):
+        rc, out, err = ser(*bad, SPEECH)
+        check(rc == 1 and "--speaker-memory" in err and not out, f"usage error {bad}: exit {rc} {err!r}")
+
+    run_m = train_tiny(tmp, "running")
+    glob_m = train_tiny(tmp, "global")
+    info = subprocess.run([SER, "info", run_m], capture_output=True, text=True, timeout=60).stdout
+    mem = re.search(r"speaker normalisation: running, memory ([0-9.]+) s", info)
+    check(mem is not None, f"ser info shows no speaker normaliser: {info[:400]!r}")
+    a = os.path.join(DS, "emodb", "wav", "08b03Tc.wav")  # 9 s, speaker 08 (unseen by the tiny models)
+    b = os.path.join(DS, "emodb", "wav", "08a01Fd.wav")  # 2 s, the same speaker
+
+    for mode in ([], ["--utterance"]):
+        what = "utterance" if mode else "windows"
+        rc, ab, err = ser(*mode, "--model", run_m, a, b)
+        check(rc == 0 and rows_of(ab, a) and rows_of(ab, b), f"{what}: exit {rc} {err!r}")
+        # each file is a new voice: B after A is B alone
+        _, b_alone, _ = ser(*mode, "--model", run_m, b)
+        check(rows_of(ab, b) == rows_of(b_alone, b), f"{what}: the second file is not reset to the prior")
+        # --no-speaker-norm: the prior throughout, other scores
+        rc, off, _ = ser(*mode, "--no-speaker-norm", "--model", run_m, a, b)
+        d = max_diff(rows_of(ab, a), rows_of(off, a))
+        check(rc == 0 and d is not None and d > 1e-3, f"{what}: --no-speaker-norm changes nothing ({d})")
+        # --same-speaker: A as before, B goes on from A's statistics
+        rc, same, _ = ser(*mode, "--same-speaker", "--model", run_m, a, b)
+        check(rc == 0 and rows_of(same, a) == rows_of(ab, a), f"{what}: --same-speaker changed the first file")
+        d = max_diff(rows_of(same, b), rows_of(ab, b))
+        check(d is not None and d > 1e-3, f"{what}: --same-speaker: the second file is as if reset ({d})")
+        # --speaker-memory: the model's own value changes nothing, a short one does
+        if mem:
+            _, same_mem, _ = ser(*mode, "--speaker-memory", mem.group(1), "--model", run_m, a, b)
+            check(same_mem == ab, f"{what}: --speaker-memory {mem.group(1)} (the model's) changed the scores")
+        _, short, _ = ser(*mode, "--speaker-memory", "0.5", "--model", run_m, a, b)
+        d = max_diff(rows_of(short, a), rows_of(ab, a))
+        check(d is not None and d > 1e-4, f"{what}: --speaker-memory 0.5 changes nothing ({d})")
+
+        # a model without a speaker normaliser: the options change nothing
+        rc, plain, _ = ser(*mode, "--model", glob_m, a, b)
+        check(rc == 0 and plain.strip(), f"{what}: global model: exit {rc}")
+        for opts in (["--no-speaker-norm"], ["--same-speaker"], ["--speaker-memory", "0.5"]):
+            _, o, _ = ser(*mode, *opts, "--model", glob_m, a, b)
+            check(o == plain, f"{what}: {opts} changed a model without a speaker normaliser")
+
 
 if __name__ == "__main__":
     sys.exit(main())
