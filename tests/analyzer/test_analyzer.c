@@ -23,9 +23,12 @@ static ser_analyzer *mk(double window_s, double interval_s, ser_analyzer_config 
   return a;
 }
 
+/* Every run is a new voice: a model with a speaker normaliser starts from
+ * its prior (ser_analyzer_reset and finish keep the voice's statistics). */
 static void run(ser_analyzer *a, const float *x, size_t n, size_t block, int finish,
                 results *res) {
   res->nl = NL;
+  ser_analyzer_reset_speaker(a);
   for (size_t i = 0; i < n; i += block)
     ser_analyzer_push(a, x + i, n - i < block ? n - i : block, collect, res);
   if (finish) ser_analyzer_finish(a, collect, res);
@@ -56,15 +59,47 @@ static int same_results(const results *p, const results *q, float tol) {
 
 /* Whole-window reference: ser_net_forward on the frames of [start, start+len)
  * taken from ser_features_clip of the whole signal, normalised. */
+typedef struct {
+  float *F;
+  size_t T;
+  uint32_t d;
+  ser_spknorm *spk;
+} frame_buf;
+
+static void keep_frame(void *user, const float *f, float energy_db) {
+  frame_buf *b = user;
+  float *dst = b->F + b->T * b->d;
+  if (b->spk)
+    ser_spknorm_frame(b->spk, f, energy_db, dst);
+  else
+    memcpy(dst, f, b->d * sizeof(float));
+  b->T++;
+}
+
 static float max_diff_vs_isolated(const float *x, size_t n, const results *res) {
   const ser_feature_params *fp = ser_model_features(M);
   const ser_model_spec *sp = ser_model_get_spec(M);
   const uint32_t flen = fp->n_fft > fp->win_length ? fp->n_fft : fp->win_length;
   ser_error e;
-  float *F = NULL;
-  size_t T = 0;
-  CHECK(ser_features_clip(fp, x, n, &F, &T, &e) == 0);
   uint32_t d = ser_feature_dim(fp);
+  /* the stream's frames, each through the speaker normaliser (if the model
+   * has one; from its prior at the stream's start, frame by frame), then the
+   * model's statistics */
+  frame_buf fb0 = {NULL, 0, d, NULL};
+  ser_mfcc *mf = ser_mfcc_new(fp, &e);
+  CHECK(mf);
+  if (sp->spk_mean) {
+    fb0.spk = ser_spknorm_new(d, (double)fp->sample_rate / fp->hop_length, sp->spk_mean, sp->spk_std, &sp->spk, &e);
+    CHECK(fb0.spk);
+  }
+  fb0.F = malloc((ser_feature_frames(fp, n) + 1) * d * sizeof(float));
+  CHECK(fb0.F);
+  ser_mfcc_push(mf, x, n, keep_frame, &fb0);
+  ser_mfcc_flush(mf, keep_frame, &fb0);
+  ser_mfcc_free(mf);
+  ser_spknorm_free(fb0.spk);
+  float *F = fb0.F;
+  size_t T = fb0.T;
   for (size_t t = 0; t < T; t++)
     for (uint32_t i = 0; i < d; i++)
       if (sp->norm_mean && sp->norm_std)
@@ -363,6 +398,7 @@ static void t_reset_gap_smoothing(void) {
   memcpy(y, x, n * sizeof *y);
   memset(y + 40000, 0, 30000 * sizeof *y);
   ser_analyzer_reset(a);
+  ser_analyzer_reset_speaker(a); /* a new voice, as run() starts b */
   r1.nl = NL;
   ser_analyzer_push(a, x, 40000, collect, &r1);
   ser_analyzer_push_silence(a, 30000, collect, &r1);
