@@ -679,7 +679,9 @@ int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, cons
   uint32_t dim = ser_feature_dim(&spec->feat);
   if (o->norm == TC_NORM_RUNNING) {
     /* the speakers' statistics now; the clips' once the prior is known
-     * (tc_running_states), until then the prior-free speaker's own */
+     * (tc_running_states, which every caller runs before training or
+     * testing): until then NaN, so that a path that forgot it fails loudly
+     * instead of using the speaker's own (transductive) statistics */
     d->gstats = malloc(d->n * 2 * dim * sizeof(float));
     if (!d->gstats) {
       fprintf(stderr, "ser %s: out of memory\n", cmd);
@@ -687,7 +689,7 @@ int tc_group_norm(const tc_opts *o, const ser_model_spec *spec, tc_data *d, cons
     }
     if (speaker_stats(o, spec, d, cmd) < 0) return -1;
     for (size_t i = 0; i < d->n; i++) {
-      memcpy(d->gstats + i * 2 * dim, d->sstats + (size_t)d->clips[i].speaker * 2 * dim, 2 * dim * sizeof(float));
+      for (size_t k = 0; k < 2 * (size_t)dim; k++) d->gstats[i * 2 * dim + k] = NAN;
       d->clips[i].norm_mean = d->gstats + i * 2 * dim;
       d->clips[i].norm_std = d->gstats + i * 2 * dim + dim;
     }

@@ -267,9 +267,9 @@ static void t_format(void) {
   CHECK(ser_model_spec_check(&spec, &e) < 0 && strstr(e.msg, "memory"));
   spec.spk.memory_s = 90;
   CHECK(ser_model_spec_check(&spec, &e) == 0);
-  /* the file: find SPKN and damage it (checksum recomputed by rewriting
-   * through the spec is not possible, so damage is caught by the CRC first;
-   * a wrong count is caught by the reader when written by the writer) */
+  /* the file: damage inside SPKN is caught by the checksum, a file cut
+   * inside it as truncated (each field's own check, with the checksum
+   * recomputed: tests/net/test_format.c) */
   unsigned char *p = buf;
   size_t at = 0;
   for (size_t i = 12; i + 4 < n; i++)

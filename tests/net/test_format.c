@@ -73,6 +73,9 @@ static int spec_equal(const ser_model_spec *a, const ser_model_spec *b) {
   uint32_t d = feat_dim(&a->feat);
   if (a->norm_mean && (memcmp(a->norm_mean, b->norm_mean, d * 4) || memcmp(a->norm_std, b->norm_std, d * 4)))
     return 0;
+  if (!a->spk_mean != !b->spk_mean || memcmp(&a->spk, &b->spk, sizeof a->spk)) return 0;
+  if (a->spk_mean && (memcmp(a->spk_mean, b->spk_mean, d * 4) || memcmp(a->spk_std, b->spk_std, d * 4)))
+    return 0;
   for (uint32_t i = 0; i < a->n_layers; i++) {
     const ser_layer *x = &a->layers[i], *y = &b->layers[i];
     if (x->kind != y->kind || x->in_ch != y->in_ch || x->out_ch != y->out_ch || x->kernel != y->kernel ||
@@ -353,6 +356,7 @@ static void test_wide_dense(void) {
   ser_feature_params_default(&s.feat);
   s.arch = SER_ARCH_PAPER;
   s.in_ch = 1;
+  s.in_ch = 1;
   s.in_len = 300;
   static char l0[] = "a", l1[] = "b";
   char *labels[] = {l0, l1};
@@ -427,11 +431,70 @@ static void test_default_model(void) {
   ser_model_unref(m);
 }
 
+/* The speaker normaliser's section (SPKN): written, read back, and every
+ * field's bad value refused with a correct checksum. */
+static void test_speaker_section(void) {
+  size_t n0;
+  uint8_t *orig = model_bytes("conv.sermodel", &n0);
+  ser_model_spec s, back;
+  ser_error e;
+  CHECK(ser_model_spec_read_mem(orig, n0, &s, &e) == 0, "conv.sermodel: %s", e.msg);
+  uint32_t d = feat_dim(&s.feat);
+  s.spk_mean = malloc(d * sizeof(float));
+  s.spk_std = malloc(d * sizeof(float));
+  for (uint32_t i = 0; i < d; i++) s.spk_mean[i] = 0.5f * (float)i - 3, s.spk_std[i] = 1.0f + (float)i;
+  s.spk = (ser_spknorm_params){90, 3, -50};
+  void *buf;
+  size_t n;
+  CHECK(ser_model_spec_write_mem(&s, &buf, &n, &e) == 0, "write: %s", e.msg);
+  CHECK(ser_model_spec_read_mem(buf, n, &back, &e) == 0, "read: %s", e.msg);
+  CHECK(spec_equal(&s, &back), "SPKN round trip differs");
+  ser_model_spec_clear(&back);
+  uint8_t *b = malloc(n);
+  size_t at = find_sec(buf, n, "SPKN");
+  CHECK(at > 0, "no SPKN section");
+#define SPKN_RESET() memcpy(b, buf, n)
+  SPKN_RESET();
+  set32(b + at + 12, d + 1); /* count */
+  refix(b, n);
+  char want[128];
+  snprintf(want, sizeof want, "section SPKN: %u statistics but the features have %u", d + 1, d);
+  expect_fail(b, n, want, "SPKN count");
+  SPKN_RESET();
+  set32(b + at + 16, 0xBF800000u); /* memory_s = -1 */
+  refix(b, n);
+  expect_fail(b, n, "speaker normaliser: memory -1 s", "SPKN memory");
+  SPKN_RESET();
+  set32(b + at + 24, 0x7FC00000u); /* gate_db = NaN */
+  refix(b, n);
+  expect_fail(b, n, "speaker normaliser: gate", "SPKN gate");
+  SPKN_RESET();
+  set32(b + at + 28 + 4 * d + 4 * 2, 0); /* prior std[2] = 0 */
+  refix(b, n);
+  expect_fail(b, n, "speaker normalisation: prior std[2] must be positive", "SPKN std");
+  SPKN_RESET();
+  set32(b + at + 4, 12); /* the count and 8 bytes: too short for the 3 parameters */
+  memmove(b + at + 24, b + at + 28 + 8 * d, n - (at + 28 + 8 * d));
+  size_t m = n - (4 + 8 * d);
+  refix(b, m);
+  expect_fail(b, m, "truncated: section SPKN has no room for its 3 parameters", "SPKN short");
+  /* a paper model may not carry one */
+  s.arch = SER_ARCH_PAPER;
+  s.in_ch = 1;
+  CHECK(ser_model_spec_check(&s, &e) < 0 && strstr(e.msg, "only temporal models"), "paper + SPKN: '%s'", e.msg);
+#undef SPKN_RESET
+  free(b);
+  free(buf);
+  free(orig);
+  ser_model_spec_clear(&s);
+}
+
 int main(void) {
   test_round_trip();
   test_bad_files();
   test_spec_check();
   test_default_model();
   test_wide_dense();
+  test_speaker_section();
   return finish("test_format");
 }
