@@ -22,7 +22,8 @@ static void usage(FILE *f) {
           "MFCC features of an audio file (any format GStreamer decodes; mixed to\n"
           "mono and resampled to --sample-rate). npy: float32, C order, shape\n"
           "(frames, coefficients); csv: one frame a line. Output goes to stdout\n"
-          "unless -o is given. Columns: mfcc, deltas, delta-deltas, zcr, rms.\n"
+          "unless -o is given. Columns: mfcc, deltas, delta-deltas, zcr, rms, log pitch,\n"
+          "voicing.\n"
           "\n"
           "Output:\n"
           "  --format npy|csv     output format (default npy)\n"
@@ -50,6 +51,8 @@ static void usage(FILE *f) {
           "  --center, --no-center  centred frames, n_fft/2 zeros padded each side (off)\n"
           "  --top-db DB          clip dB values below the clip's max - DB (0 = off)\n"
           "  --zcr-rms, --no-zcr-rms  append zero-crossing rate and RMS (off)\n"
+          "  --pitch-features     append log2(F0 / 100 Hz), held through unvoiced frames,\n"
+          "                       and voicing strength 0..1 (off; not with --center)\n"
           "\n"
           "Exit status: 0 success, 1 usage error, 2 bad input (unreadable or\n"
           "undecodable file, write error).\n");
@@ -58,7 +61,7 @@ static void usage(FILE *f) {
 enum {
   O_FORMAT = 256, O_PRESET, O_RATE, O_NMFCC, O_NMELS, O_NFFT, O_WIN, O_HOP, O_WINDOW, O_SCALE,
   O_NORM, O_FMIN, O_FMAX, O_LOG, O_PREEMPH, O_DELTAS, O_DWIDTH, O_CENTER, O_NOCENTER, O_TOPDB,
-  O_ZCR, O_NOZCR
+  O_ZCR, O_NOZCR, O_PITCH
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +89,7 @@ static const struct option long_opts[] = {
     {"top-db", required_argument, NULL, O_TOPDB},
     {"zcr-rms", no_argument, NULL, O_ZCR},
     {"no-zcr-rms", no_argument, NULL, O_NOZCR},
+    {"pitch-features", no_argument, NULL, O_PITCH},
     {NULL, 0, NULL, 0},
 };
 
@@ -248,6 +252,7 @@ int cmd_features(int argc, char **argv) {
     case O_TOPDB: r = parse_f("top-db", optarg, &p.top_db); break;
     case O_ZCR: p.zcr_rms = 1; break;
     case O_NOZCR: p.zcr_rms = 0; break;
+    case O_PITCH: p.pitch = 1; break;
     case ':':
       fprintf(stderr, "ser features: %s needs a value\n", argv[optind - 1]);
       r = -1;

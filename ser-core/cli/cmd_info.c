@@ -41,6 +41,7 @@ static void print_features(const ser_feature_params *f) {
   if (f->center || f->top_db > 0 || f->zcr_rms)
     printf("  clip extras     center %s, top_db %g, ZCR + RMS %s\n", f->center ? "yes" : "no", f->top_db,
            f->zcr_rms ? "yes" : "no");
+  if (f->pitch) printf("  pitch           log2(F0 / 100 Hz) and voicing per frame (NCCF, 60-500 Hz)\n");
   printf("  values / frame  %u\n", ser_feature_dim(f));
 }
 

@@ -99,6 +99,7 @@ void tc_print_opts_help(FILE *f) {
           "Features (stored in the model; defaults: SPEC section 3; paper: its librosa preset):\n"
           "  --sample-rate HZ --n-mfcc N --n-mels N --deltas 0|1|2 --preemph A\n"
           "  --fmin HZ --fmax HZ --log db|ln\n"
+          "  --pitch-features        append log pitch and voicing to every frame (docs/features.md)\n"
           "Training:\n"
           "  --epochs N              maximum epochs (default 80)\n"
           "  --batch N               mini-batch size (default 16)\n"
@@ -268,6 +269,9 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
   } else if (!strcmp(a, "--deltas")) {
     NEED();
     if (parse_u32(val, &o->feat.deltas) < 0 || o->feat.deltas > 2) BAD();
+    o->feat_set = 1;
+  } else if (!strcmp(a, "--pitch-features")) {
+    o->feat.pitch = 1;
     o->feat_set = 1;
   } else if (!strcmp(a, "--preemph")) {
     NEED();

@@ -1,4 +1,4 @@
-/* Shared, refcounted FFTW3f r2c plans behind one global mutex. */
+/* Shared, refcounted FFTW3f r2c and c2r plans behind one global mutex. */
 #include "fft_plan.h"
 
 #include <pthread.h>
@@ -6,6 +6,7 @@
 
 typedef struct plan_entry {
   int n;
+  int inverse; /* 0 r2c, 1 c2r */
   int refs;
   fftwf_plan plan;
   struct plan_entry *next;
@@ -17,11 +18,11 @@ static plan_entry *plans;
 void ser_fft_lock(void) { pthread_mutex_lock(&plan_lock); }
 void ser_fft_unlock(void) { pthread_mutex_unlock(&plan_lock); }
 
-fftwf_plan ser_fft_plan_r2c_get(int n) {
+static fftwf_plan plan_get(int n, int inverse) {
   fftwf_plan p = NULL;
   pthread_mutex_lock(&plan_lock);
   for (plan_entry *e = plans; e; e = e->next)
-    if (e->n == n) {
+    if (e->n == n && e->inverse == inverse) {
       e->refs++;
       p = e->plan;
       break;
@@ -32,11 +33,14 @@ fftwf_plan ser_fft_plan_r2c_get(int n) {
     fftwf_complex *out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)(n / 2 + 1));
     /* FFTW_ESTIMATE: no timing runs, so planning is fast and the chosen
      * algorithm (hence every output bit) is the same in every process. */
-    if (e && in && out) p = fftwf_plan_dft_r2c_1d(n, in, out, FFTW_ESTIMATE);
+    if (e && in && out)
+      p = inverse ? fftwf_plan_dft_c2r_1d(n, out, in, FFTW_ESTIMATE)
+                  : fftwf_plan_dft_r2c_1d(n, in, out, FFTW_ESTIMATE);
     fftwf_free(in);
     fftwf_free(out);
     if (p) {
       e->n = n;
+      e->inverse = inverse;
       e->refs = 1;
       e->plan = p;
       e->next = plans;
@@ -48,6 +52,9 @@ fftwf_plan ser_fft_plan_r2c_get(int n) {
   pthread_mutex_unlock(&plan_lock);
   return p;
 }
+
+fftwf_plan ser_fft_plan_r2c_get(int n) { return plan_get(n, 0); }
+fftwf_plan ser_fft_plan_c2r_get(int n) { return plan_get(n, 1); }
 
 void ser_fft_plan_release(fftwf_plan p) {
   if (!p) return;

@@ -3,9 +3,10 @@
  *
  * Data flow per frame: n_fft samples (pre-emphasised) -> window (centred,
  * zero padded to n_fft) -> FFTW r2c -> |X|^2 -> mel -> log -> DCT -> base row.
- * A base row holds [mfcc | zcr | rms | energy_db]. Deltas are regressions
- * over base rows kept in a small ring; output rows are assembled as
- * [mfcc | delta | delta-delta | zcr | rms].
+ * A base row holds [mfcc | zcr | rms | energy_db | log pitch | voicing] (pitch
+ * from the frame's raw samples, pitch.c). Deltas are regressions over base
+ * rows kept in a small ring; output rows are assembled as
+ * [mfcc | delta | delta-delta | zcr | rms | log pitch | voicing].
  *
  * The tables are built the way torchaudio builds them (melscale_fbanks,
  * create_dct, hann/hamming_window periodic, torch.stft's centred window), so
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "fft_plan.h"
+#include "pitch.h"
 #include "ser/features.h"
 
 #define MAX_FFT 65536u
@@ -26,7 +28,7 @@ struct ser_mfcc {
   uint32_t dim;     /* output values per frame */
   uint32_t nbins;   /* n_fft / 2 + 1 */
   uint32_t left;    /* first windowed sample inside the n_fft frame */
-  uint32_t bstride; /* base row: n_mfcc + 3 */
+  uint32_t bstride; /* base row: n_mfcc + 3 (+ 2 with pitch) */
   uint32_t half;    /* (delta_width - 1) / 2 */
   uint32_t ring;    /* base/delta ring rows: 2 * half + 1 (1 without deltas) */
   float denom;      /* regression denominator */
@@ -44,6 +46,7 @@ struct ser_mfcc {
   uint32_t ncp;   /* n_mfcc rounded up to a multiple of 16 */
   float *dct_t;   /* n_mels x ncp (transposed: rows are mel bands; zero padded) */
   float *scratch; /* win_length, clip mode's padded windows */
+  ser_pitch *pt;  /* with pitch */
 
   /* streaming state */
   float *buf; /* cap samples after pre-emphasis */
@@ -80,6 +83,7 @@ void ser_feature_params_default(ser_feature_params *p) {
   p->center = 0;
   p->top_db = 0.0f;
   p->zcr_rms = 0;
+  p->pitch = 0;
 }
 
 void ser_feature_params_paper(ser_feature_params *p) {
@@ -152,6 +156,9 @@ static int check(const ser_feature_params *p, int clip, ser_error *err) {
   if (p->top_db > 0.0f && p->log != SER_LOG_DB)
     return ser_fail(err, "top_db: needs log = db");
   if (p->zcr_rms > 1) return ser_fail(err, "zcr_rms: unknown value %u (0 or 1)", p->zcr_rms);
+  if (p->pitch > 1) return ser_fail(err, "pitch: unknown value %u (0 or 1)", p->pitch);
+  if (p->pitch && p->center) return ser_fail(err, "pitch: not available with center");
+  if (p->pitch && ser_pitch_check(p->sample_rate, p->n_fft, err) < 0) return -1;
   if (!clip) {
     if (p->center)
       return ser_fail(err, "center: needs the whole clip (ser_features_clip), not streaming");
@@ -166,7 +173,7 @@ int ser_feature_params_check(const ser_feature_params *p, ser_error *err) {
 }
 
 uint32_t ser_feature_dim(const ser_feature_params *p) {
-  return p->n_mfcc * (1 + p->deltas) + (p->zcr_rms ? 2 : 0);
+  return p->n_mfcc * (1 + p->deltas) + (p->zcr_rms ? 2 : 0) + (p->pitch ? 2 : 0);
 }
 
 /* ---- tables, as torchaudio builds them ---- */
@@ -274,7 +281,7 @@ static ser_mfcc *engine_new(const ser_feature_params *p, int clip, ser_error *er
   m->dim = ser_feature_dim(p);
   m->nbins = p->n_fft / 2 + 1;
   m->left = (p->n_fft - p->win_length) / 2;
-  m->bstride = p->n_mfcc + 3;
+  m->bstride = p->n_mfcc + 3 + (p->pitch ? 2 : 0);
   m->half = p->deltas ? (p->delta_width - 1) / 2 : 0;
   m->ring = 2 * m->half + 1;
   uint32_t h = m->half;
@@ -304,6 +311,10 @@ static ser_mfcc *engine_new(const ser_feature_params *p, int clip, ser_error *er
     ser_mfcc_free(m);
     return NULL;
   }
+  if (p->pitch && !(m->pt = ser_pitch_new(p->sample_rate, p->n_fft, err))) {
+    ser_mfcc_free(m);
+    return NULL;
+  }
   build_tables(m);
   memset(m->in, 0, sizeof(float) * p->n_fft); /* the zero padding stays zero */
   m->plan = ser_fft_plan_r2c_get((int)p->n_fft);
@@ -322,6 +333,7 @@ ser_mfcc *ser_mfcc_new(const ser_feature_params *p, ser_error *err) {
 void ser_mfcc_free(ser_mfcc *m) {
   if (!m) return;
   ser_fft_plan_release(m->plan);
+  ser_pitch_free(m->pt);
   fftwf_free(m->in);
   fftwf_free(m->spec);
   free(m->win);
@@ -347,6 +359,7 @@ void ser_mfcc_reset(ser_mfcc *m) {
   m->skip = 0;
   m->prev = 0.0f;
   m->n_base = m->n_delta = m->n_out = 0;
+  if (m->pt) ser_pitch_reset(m->pt);
 }
 
 uint32_t ser_mfcc_dim(const ser_mfcc *m) { return m->dim; }
@@ -484,14 +497,17 @@ static float zcr(const float *x, uint32_t n) {
   return (float)c / (float)n;
 }
 
-/* extras from the raw samples under the window */
-static void frame_extras(const ser_mfcc *m, const float *rawwin, const float *zwin, float *row) {
+/* extras from the raw samples under the window (rawwin, zwin) and, for
+ * pitch, of the whole n_fft frame (rawframe) */
+static void frame_extras(const ser_mfcc *m, const float *rawwin, const float *zwin,
+                         const float *rawframe, float *row) {
   const uint32_t nc = m->p.n_mfcc, wl = m->p.win_length;
   float ms = mean_square(rawwin, wl);
   if (!(ms <= FLT_MAX)) ms = FLT_MAX; /* finite but huge samples: stay finite */
   row[nc] = m->p.zcr_rms ? zcr(zwin, wl) : 0.0f;
   row[nc + 1] = sqrtf(ms);
   row[nc + 2] = 4.342944819032518f * ln_pos(ms + 1e-10f);
+  if (m->pt) ser_pitch_frame(m->pt, rawframe, row + nc + 3);
 }
 
 /* regression over rows src[clamp(s +- k, 0, last)] of a ring of `ring` rows */
@@ -517,15 +533,22 @@ static void emit(ser_mfcc *m, const float *base, uint64_t bring, const float *de
   const uint32_t nc = m->p.n_mfcc;
   const float *b = base + (u % bring) * m->bstride;
   memcpy(row, b, sizeof(float) * nc);
-  memcpy(row + nc, delta + (u % dring) * nc, sizeof(float) * nc);
-  uint32_t o = 2 * nc;
+  uint32_t o = nc;
+  if (m->p.deltas) {
+    memcpy(row + o, delta + (u % dring) * nc, sizeof(float) * nc);
+    o += nc;
+  }
   if (m->p.deltas == 2) {
     regress(m, delta, nc, dring, u, dlast, row + o);
     o += nc;
   }
   if (m->p.zcr_rms) {
-    row[o] = b[nc];
-    row[o + 1] = b[nc + 1];
+    row[o++] = b[nc];
+    row[o++] = b[nc + 1];
+  }
+  if (m->p.pitch) {
+    row[o] = b[nc + 3];
+    row[o + 1] = b[nc + 4];
   }
 }
 
@@ -567,10 +590,15 @@ static void stream_frame(ser_mfcc *m, const float *frame, const float *raw, ser_
   frame_logmel(m, frame, m->mel);
   dct(m, m->mel, row);
   const float *rw = raw + m->left;
-  frame_extras(m, rw, rw, row);
+  frame_extras(m, rw, rw, raw, row);
   m->n_base++;
   if (m->p.deltas == 0) {
-    if (fn) fn(user, row, row[m->p.n_mfcc + 2]);
+    const float *out = row;
+    if (m->p.pitch) { /* the base row's layout differs from the output's */
+      emit(m, m->base, m->ring, m->delta, m->ring, m->n_base - 1, m->n_base - 1, m->row);
+      out = m->row;
+    }
+    if (fn) fn(user, out, row[m->p.n_mfcc + 2]);
     m->n_out++;
   } else {
     advance(m, 0, fn, user);
@@ -699,21 +727,21 @@ int ser_features_clip(const ser_feature_params *p, const float *x, size_t n, flo
      * centred; RMS pads with zeros, ZCR repeats the edge sample (librosa) */
     long long j0 = (long long)(t * hop) - (long long)pad + m->left;
     if (j0 >= 0 && (size_t)j0 + wl <= n) {
-      frame_extras(m, raw + j0, raw + j0, row);
+      frame_extras(m, raw + j0, raw + j0, raw + t * hop, row); /* pitch: never centred */
     } else {
       for (uint32_t i = 0; i < wl; i++) {
         long long j = j0 + i;
         m->scratch[i] = (j >= 0 && (size_t)j < n) ? raw[j] : 0.0f;
         zs[i] = raw[j < 0 ? 0 : (size_t)j >= n ? n - 1 : (size_t)j];
       }
-      frame_extras(m, m->scratch, zs, row);
+      frame_extras(m, m->scratch, zs, NULL, row); /* centred: no pitch */
     }
   }
   if (p->deltas)
     for (size_t s = 0; s < T; s++) regress(m, base, m->bstride, T, s, T - 1, delta + s * nc);
   for (size_t t = 0; t < T; t++) {
     float *o = res + t * m->dim;
-    if (p->deltas) {
+    if (p->deltas || p->pitch) {
       emit(m, base, T, delta, T, t, T - 1, o);
     } else {
       memcpy(o, base + t * m->bstride, sizeof(float) * m->dim);

@@ -21,7 +21,7 @@ const char *ser_layer_kind_name(uint32_t kind) {
 
 uint32_t ser_spec_feature_dim(const ser_feature_params *p) {
   uint64_t d = (uint64_t)p->n_mfcc * (1u + (p->deltas <= 2 ? p->deltas : 0)) +
-               (p->zcr_rms ? 2u : 0u);
+               (p->zcr_rms ? 2u : 0u) + (p->pitch ? 2u : 0u);
   return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
@@ -219,7 +219,7 @@ static int check_features(const ser_feature_params *p, ser_error *err) {
     return ser_fail(err, "features: win_length %u, hop_length %u, n_fft %u are inconsistent",
                     p->win_length, p->hop_length, p->n_fft);
   if (p->window > 1 || p->mel_scale > 1 || p->mel_norm > 1 || p->log > 1 || p->deltas > 2 ||
-      p->center > 1 || p->zcr_rms > 1)
+      p->center > 1 || p->zcr_rms > 1 || p->pitch > 1)
     return ser_fail(err, "features: an enumerated parameter is out of range");
   if (p->n_mels < 1 || p->n_mels > 1024 || p->n_mfcc < 1 || p->n_mfcc > p->n_mels)
     return ser_fail(err, "features: n_mfcc %u / n_mels %u are invalid", p->n_mfcc, p->n_mels);

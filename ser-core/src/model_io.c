@@ -145,6 +145,7 @@ static int read_feat(const ctx *x, cur *c, ser_model_spec *s) {
   f->center = rd32(p + 60);
   f->top_db = rdf(p + 64);
   f->zcr_rms = rd32(p + 68);
+  f->pitch = left(c) >= FEAT_REC + 4 ? rd32(p + 72) : 0; /* written only when set */
   return 0;
 }
 
@@ -503,6 +504,7 @@ int ser_model_spec_write_mem(const ser_model_spec *s, void **data, size_t *size,
   put32(&b, f->center);
   putf(&b, f->top_db);
   put32(&b, f->zcr_rms);
+  if (f->pitch) put32(&b, f->pitch); /* absent = 0: models without pitch keep their 72 bytes */
   sec_end(&b, at);
   at = sec_begin(&b, "LABL");
   put32(&b, s->n_labels);

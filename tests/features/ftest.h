@@ -114,6 +114,7 @@ static inline int ft_set_param(ser_feature_params *p, const char *k, const char 
   else if (!strcmp(k, "center")) p->center = (uint32_t)u;
   else if (!strcmp(k, "top_db")) p->top_db = f;
   else if (!strcmp(k, "zcr_rms")) p->zcr_rms = (uint32_t)u;
+  else if (!strcmp(k, "pitch")) p->pitch = (uint32_t)u;
   else return -1;
   return 0;
 }

@@ -35,15 +35,17 @@ static int same(const ft_frames *a, const ft_frames *b) {
 }
 
 static void test_blocks(const float *x, size_t n) {
-  ser_feature_params cfg[5];
-  const char *names[5] = {"default", "deltas2+zcr+preemph", "deltas1 w3 hamming", "hop > n_fft",
-                          "deltas2 w9 n_fft 1024"};
-  for (int i = 0; i < 5; i++) ser_feature_params_default(&cfg[i]);
+  ser_feature_params cfg[7];
+  const char *names[7] = {"default", "deltas2+zcr+preemph", "deltas1 w3 hamming", "hop > n_fft",
+                          "deltas2 w9 n_fft 1024", "pitch", "pitch+deltas2+zcr+preemph"};
+  for (int i = 0; i < 7; i++) ser_feature_params_default(&cfg[i]);
   cfg[1].deltas = 2, cfg[1].zcr_rms = 1, cfg[1].preemph = 0.97f, cfg[1].n_mfcc = 13;
   cfg[2].deltas = 1, cfg[2].delta_width = 3, cfg[2].window = SER_WIN_HAMMING;
   cfg[3].hop_length = 600, cfg[3].deltas = 1;
   cfg[4].deltas = 2, cfg[4].n_fft = 1024, cfg[4].win_length = 1000, cfg[4].hop_length = 333;
-  for (int i = 0; i < 5; i++) {
+  cfg[5].pitch = 1;
+  cfg[6] = cfg[1], cfg[6].pitch = 1;
+  for (int i = 0; i < 7; i++) {
     size_t whole = n;
     ft_frames ref = run_blocks(&cfg[i], x, n, &whole, 1, NULL);
     CHECK(ref.n == ser_feature_frames(&cfg[i], n), "%s: %zu frames, expected %zu", names[i], ref.n,

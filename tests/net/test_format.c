@@ -60,7 +60,7 @@ static void expect_fail(const uint8_t *b, size_t n, const char *want, const char
 }
 
 static uint32_t feat_dim(const ser_feature_params *f) {
-  return f->n_mfcc * (1 + f->deltas) + (f->zcr_rms ? 2 : 0);
+  return f->n_mfcc * (1 + f->deltas) + (f->zcr_rms ? 2 : 0) + (f->pitch ? 2 : 0);
 }
 
 static int spec_equal(const ser_model_spec *a, const ser_model_spec *b) {
@@ -489,8 +489,50 @@ static void test_speaker_section(void) {
   ser_model_spec_clear(&s);
 }
 
+/* the pitch field: written (FEAT grows to 76 bytes) only when set, read
+ * back, 0 when absent, checked */
+static void test_pitch_field(void) {
+  size_t n0;
+  uint8_t *orig = model_bytes("temporal.sermodel", &n0);
+  ser_model_spec s, back;
+  ser_error e;
+  CHECK(ser_model_spec_read_mem(orig, n0, &s, &e) == 0, "temporal.sermodel: %s", e.msg);
+  size_t at0 = find_sec(orig, n0, "FEAT");
+  CHECK(at0 && get32(orig + at0 + 4) == 72 && s.feat.pitch == 0, "a model without pitch: FEAT %u bytes",
+        at0 ? get32(orig + at0 + 4) : 0);
+  uint32_t d = feat_dim(&s.feat);
+  s.feat.pitch = 1;
+  s.feat.n_mfcc -= 2; /* the same values per frame, so the network still fits */
+  CHECK(feat_dim(&s.feat) == d, "dim");
+  void *buf;
+  size_t n;
+  CHECK(ser_model_spec_write_mem(&s, &buf, &n, &e) == 0, "write: %s", e.msg);
+  size_t at = find_sec(buf, n, "FEAT");
+  CHECK(n == n0 + 4 && at && get32((uint8_t *)buf + at + 4) == 76 && get32((uint8_t *)buf + at + 12 + 72) == 1,
+        "FEAT with pitch: %zu bytes in all (was %zu)", n, n0);
+  CHECK(ser_model_spec_read_mem(buf, n, &back, &e) == 0, "read: %s", e.msg);
+  CHECK(back.feat.pitch == 1 && spec_equal(&s, &back), "pitch round trip differs");
+  ser_model_spec_clear(&back);
+  ser_model *m = ser_model_load_mem(buf, n, &e);
+  CHECK(m != NULL, "load with pitch: %s", e.msg);
+  if (m) {
+    CHECK(ser_model_get_spec(m)->feat.pitch == 1, "loaded model lost pitch");
+    ser_model_unref(m);
+  }
+  uint8_t *b = malloc(n);
+  memcpy(b, buf, n);
+  set32(b + at + 12 + 72, 2);
+  refix(b, n);
+  expect_fail(b, n, "features: an enumerated parameter is out of range", "FEAT pitch = 2");
+  free(b);
+  free(buf);
+  free(orig);
+  ser_model_spec_clear(&s);
+}
+
 int main(void) {
   test_round_trip();
+  test_pitch_field();
   test_bad_files();
   test_spec_check();
   test_default_model();

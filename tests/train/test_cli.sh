@@ -103,5 +103,15 @@ expect 2 "resume inside the averaging window" "$SER" train "${common[@]}" --avg-
   --resume -o "$tmp/st.sermodel" "$D/emodb"
 grep -q "inside the weight-averaging window" "$tmp/err" || no "resume refusal unclear: $(cat "$tmp/err")"
 
+# pitch features: stored in the model, shown by info, used by classify (the analyzer's streaming path)
+expect 0 "train --pitch-features" "$SER" train "${common[@]}" --pitch-features -o "$tmp/p.sermodel" "$D/emodb"
+"$SER" info "$tmp/p.sermodel" > "$tmp/info"
+grep -q "^  pitch .*log2(F0 / 100 Hz)" "$tmp/info" || no "info lacks the pitch line: $(cat "$tmp/info")"
+grep -q "values / frame  42" "$tmp/info" || no "pitch model does not have 42 values per frame"
+expect 0 "classify with a pitch model" "$SER" classify --model "$tmp/p.sermodel" "$D/emodb/wav/03a01Wa.wav"
+grep -qE "angry|neutral" "$tmp/out" || no "classify with the pitch model printed no label: $(cat "$tmp/out")"
+expect 0 "eval a pitch model" "$SER" eval --model "$tmp/p.sermodel" --speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb"
+grep -q "^WA" "$tmp/out" || no "eval of the pitch model printed no WA line"
+
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail

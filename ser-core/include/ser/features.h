@@ -39,6 +39,11 @@ typedef struct ser_feature_params {
   uint32_t center;      /* 1: frames centred, n_fft/2 zeros padded each side */
   float top_db;         /* > 0: clip dB values below (clip max - top_db) */
   uint32_t zcr_rms;     /* 1: append zero-crossing rate and RMS per frame */
+  /* Prosody (off in the SPEC defaults; streaming and clip, not with center). */
+  uint32_t pitch;       /* 1: append log pitch, log2(F0 / 100 Hz), held through
+                           unvoiced frames, and voicing strength (0..1), from
+                           the normalised cross-correlation of the frame's
+                           n_fft raw samples (F0 60-500 Hz) */
 } ser_feature_params;
 
 /* SPEC defaults: 16 kHz, 400/160, FFT 512, hann, 40 htk mels, dB, 40 MFCC. */
@@ -48,8 +53,8 @@ void ser_feature_params_default(ser_feature_params *p);
 void ser_feature_params_paper(ser_feature_params *p);
 /* 0 if valid, else -1 with a message naming the parameter. */
 int ser_feature_params_check(const ser_feature_params *p, ser_error *err);
-/* Values per frame: n_mfcc * (1 + deltas) + (zcr_rms ? 2 : 0).
- * Column order: mfcc, deltas, delta-deltas, zcr, rms. */
+/* Values per frame: n_mfcc * (1 + deltas) + (zcr_rms ? 2 : 0) + (pitch ? 2 : 0).
+ * Column order: mfcc, deltas, delta-deltas, zcr, rms, log pitch, voicing. */
 uint32_t ser_feature_dim(const ser_feature_params *p);
 
 /* Streaming extractor. Samples in any block size; each frame is computed
