@@ -444,6 +444,8 @@ static void post_summary(GstSerEmotion *self, gint *dominant_out, gdouble *conf_
       "confidence", G_TYPE_DOUBLE, conf, "windows", G_TYPE_UINT64, self->n_windows, "speech-windows", G_TYPE_UINT64,
       self->n_speech, "speech-duration", G_TYPE_UINT64, speech_total, "speech-time", GST_TYPE_STRUCTURE, times, NULL);
   gst_structure_free(times);
+  double spk = ser_analyzer_speaker_s(self->analyzer); /* -1: the model has no normaliser */
+  if (spk >= 0) gst_structure_set(s, "speaker-adapted", G_TYPE_DOUBLE, spk, NULL);
   if (self->cur_post)
     gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
   else

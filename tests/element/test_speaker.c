@@ -356,6 +356,38 @@ GST_START_TEST(test_model_without_normaliser) {
 }
 GST_END_TEST
 
+/* The EOS summary reports how much of the voice the normaliser had heard at
+ * the end (the last result's value, or more after the tail), and only for a
+ * model with a normaliser. */
+GST_START_TEST(test_summary_speaker) {
+  gsize bytes;
+  guint8 *data = s16(16000, &bytes);
+  const gchar *models[2] = {model_running, model_global};
+  for (int k = 0; k < 2; k++) {
+    GstBus *bus;
+    GstHarness *h = harness(models[k], &bus);
+    gst_harness_set_src_caps_str(h, CAPS16);
+    push_audio(h, data, bytes, 2, 16000, 320, 0, TRUE);
+    fail_unless(gst_harness_push_event(h, gst_event_new_eos()));
+    Results res = {0};
+    GstStructure *sum = collect(bus, &res);
+    fail_unless(sum != NULL && res.n >= 10, "no summary or too few results (%u)", res.n);
+    gdouble v = -1;
+    gboolean has = gst_structure_get_double(sum, "speaker-adapted", &v);
+    fail_unless(has == (k == 0), "summary: speaker-adapted %s", has ? "present" : "missing");
+    if (has) {
+      gdouble last = res.r[res.n - 1].speaker_adapted;
+      fail_unless(v >= last - 1e-3 && v < 9.5, "summary speaker-adapted %g, last result %g", v, last);
+    }
+    gst_structure_free(sum);
+    results_clear(&res);
+    drain_buffers(h);
+    seremotion_harness_teardown(h, bus);
+  }
+  g_free(data);
+}
+GST_END_TEST
+
 /* READY -> PAUSED is a new stream: a restarted element starts from the
  * prior again. */
 GST_START_TEST(test_restart_resets) {
@@ -429,6 +461,7 @@ static Suite *speaker_suite(void) {
   tcase_add_test(tc, test_speaker_memory);
   tcase_add_test(tc, test_model_without_normaliser);
   tcase_add_test(tc, test_restart_resets);
+  tcase_add_test(tc, test_summary_speaker);
   suite_add_tcase(s, tc);
   return s;
 }
