@@ -49,8 +49,10 @@ static void usage(FILE *f) {
           "  -h, --help            this help\n"
           "\n"
           "Per window (jsonl): {\"file\",\"start\",\"end\",\"emotion\",\"confidence\",\"speech\",\n"
-          "  \"scores\":{label:p}}; times in seconds; without speech emotion is \"none\" and\n"
-          "  confidence 0. csv: the same fields, a header line, one column per label.\n"
+          "  [\"speaker_adapted\",] \"scores\":{label:p}}; times in seconds; without speech\n"
+          "  emotion is \"none\" and confidence 0; speaker_adapted (models with a speaker\n"
+          "  normaliser only): seconds of the voice the normaliser had heard. csv: the same\n"
+          "  fields, a header line, one column per label.\n"
           "  vtt: WebVTT cues, consecutive windows with the same emotion merged, each\n"
           "  window covering the interval around its centre; no cue where there is no speech.\n"
           "With --utterance (jsonl, csv): {\"file\",\"duration\",\"emotion\",\"confidence\",\"scores\"}.\n"
@@ -108,6 +110,7 @@ typedef struct {
   int fmt;
   double rate;
   uint32_t nl;
+  int spk; /* the model has a speaker normaliser: a speaker_adapted field */
   uint64_t interval, window;
   /* vtt: the open cue */
   int cue_open;
@@ -147,8 +150,9 @@ static void on_window(void *user, const ser_result *r) {
     json_str(o, c->file);
     fprintf(o, ",\"start\":%.3f,\"end\":%.3f,\"emotion\":", start, end);
     json_str(o, emo);
-    fprintf(o, ",\"confidence\":%.6f,\"speech\":%s,\"scores\":{", (double)r->confidence,
-            r->speech ? "true" : "false");
+    fprintf(o, ",\"confidence\":%.6f,\"speech\":%s,", (double)r->confidence, r->speech ? "true" : "false");
+    if (c->spk) fprintf(o, "\"speaker_adapted\":%.3f,", r->speaker_s);
+    fputs("\"scores\":{", o);
     for (uint32_t i = 0; i < c->nl; i++) {
       if (i) fputc(',', o);
       json_str(o, ser_model_label(c->m, i));
@@ -158,6 +162,7 @@ static void on_window(void *user, const ser_result *r) {
   } else if (c->fmt == FMT_CSV) {
     csv_str(o, c->file);
     fprintf(o, ",%.3f,%.3f,%s,%.6f,%d", start, end, emo, (double)r->confidence, r->speech);
+    if (c->spk) fprintf(o, ",%.3f", r->speaker_s);
     for (uint32_t i = 0; i < c->nl; i++) fprintf(o, ",%.6f", (double)r->scores[i]);
     fputc('\n', o);
   } else {
@@ -380,12 +385,13 @@ int cmd_classify(int argc, char **argv) {
     ser_analyzer_set_reuse(a, reuse);
   }
   out_ctx c = {.m = m, .fmt = fmt, .rate = rate, .nl = nl, .interval = cfg.interval,
-               .window = cfg.window};
+               .window = cfg.window, .spk = ser_model_get_spec(m)->spk_mean != NULL};
   c.sum_all = calloc(2 * nl, sizeof(float));
   c.sum_speech = c.sum_all + nl;
   if (fmt == FMT_CSV) {
     fputs(utt ? "file,duration,emotion,confidence" : "file,start,end,emotion,confidence,speech",
           stdout);
+    if (!utt && c.spk) fputs(",speaker_adapted", stdout);
     for (uint32_t i = 0; i < nl; i++) {
       fputc(',', stdout);
       csv_str(stdout, ser_model_label(m, i));

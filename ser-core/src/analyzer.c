@@ -32,6 +32,9 @@ struct ser_analyzer {
   ser_spknorm *spk;    /* running speaker normaliser (or NULL) */
   float *fring;        /* fcap x dim, time-major */
   float *ering;        /* fcap frame energies, dB */
+  float *hring;        /* fcap: speech (s) the speaker normaliser had heard
+                          when the frame was normalised */
+  float win_spk;       /* hring at the last frame of the window being delivered */
   uint32_t fcap;
   uint64_t nfr;        /* frames delivered since reset */
 
@@ -160,9 +163,11 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
   if (cap > a->fcap) {
     float *fr = malloc((size_t)cap * a->dim * sizeof *fr);
     float *er = malloc((size_t)cap * sizeof *er);
-    if (!fr || !er) {
+    float *hr = malloc((size_t)cap * sizeof *hr);
+    if (!fr || !er || !hr) {
       free(fr);
       free(er);
+      free(hr);
       return ser_fail(err, "window: out of memory");
     }
     /* keep the frames the ring holds (set_config mid-stream) */
@@ -170,11 +175,14 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
     for (uint64_t f = a->nfr - keep; f < a->nfr; f++) {
       memcpy(fr + (f % cap) * a->dim, a->fring + (f % a->fcap) * a->dim, a->dim * sizeof *fr);
       er[f % cap] = a->ering[f % a->fcap];
+      hr[f % cap] = a->hring[f % a->fcap];
     }
     free(a->fring);
     free(a->ering);
+    free(a->hring);
     a->fring = fr;
     a->ering = er;
+    a->hring = hr;
     a->fcap = cap;
   }
   if (nf > a->net_frames) {
@@ -304,6 +312,7 @@ void ser_analyzer_free(ser_analyzer *a) {
   free(a->ninv);
   free(a->fring);
   free(a->ering);
+  free(a->hring);
   free(a->sring);
   free(a->clip);
   free(a->xwin);
@@ -370,6 +379,7 @@ static void on_frame(void *user, const float *f, float energy_db) {
   if (a->spk) {
     /* the voice's statistics first (with the normaliser off: the prior's,
      * never updated), then the model's */
+    a->hring[slot] = (float)ser_spknorm_speech_s(a->spk);
     ser_spknorm_frame(a->spk, f, a->cfg.speaker_norm ? energy_db : -INFINITY, dst);
     if (a->ninv)
       for (uint32_t i = 0; i < a->dim; i++) dst[i] = (dst[i] - a->nmean[i]) * a->ninv[i];
@@ -476,7 +486,7 @@ static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level,
   r.scores = a->out;
   r.level_db = level;
   r.is_tail = tail;
-  r.speaker_s = (float)ser_analyzer_speaker_s(a);
+  r.speaker_s = a->spk ? a->win_spk : -1.0f;
   a->st.windows++;
   if (fn) fn(user, &r);
 }
@@ -487,6 +497,7 @@ static void run_temporal(ser_analyzer *a, uint64_t start, uint64_t len, uint64_t
   ser_error err;
   for (uint32_t i = 0; i < nf; i++) a->lev[i] = a->ering[(fa + i) % a->fcap];
   float level = speech_level(a->lev, nf);
+  a->win_spk = nf ? a->hring[(fa + nf - 1) % a->fcap] : 0.0f;
   int done = 0;
   if (a->ru && a->reuse_on && !tail) {
     done = ser_reuse_window(a->ru, a->fring, a->fcap, a->nfr, a->dim, fa, nf, a->probs) > 0;

@@ -65,8 +65,11 @@ def run(tmp):
     tail = 1 if dur - full * 0.5 >= 1.0 else 0
     check(n == full + tail, f"{n} windows for {dur:.3f} s, expected {full} + {tail} tail")
     labels = None
+    info = subprocess.run([SER, "info", "--builtin"], capture_output=True, text=True, timeout=60).stdout
+    spk = "speaker normalisation: running" in info  # the built-in model has a speaker normaliser
+    base = {"file", "start", "end", "emotion", "confidence", "speech", "scores"}
     for i, r in enumerate(rows):
-        check(set(r) == {"file", "start", "end", "emotion", "confidence", "speech", "scores"}, f"fields {set(r)}")
+        check(set(r) == base | ({"speaker_adapted"} if spk else set()), f"fields {set(r)}")
         check(r["file"] == SPEECH, "file name")
         check(abs(r["start"] - 0.5 * i) < 1e-3, f"start {r['start']} of window {i}")
         if i < full:
@@ -87,14 +90,17 @@ def run(tmp):
     rc, out, err = ser("--window", "3", "--format", "csv", SPEECH)
     check(rc == 0, f"csv exit {rc}: {err}")
     c = list(csv.reader(io.StringIO(out)))
-    check(c[0] == ["file", "start", "end", "emotion", "confidence", "speech"] + labels, f"csv header {c[0]}")
+    extra = ["speaker_adapted"] if spk else []
+    check(c[0] == ["file", "start", "end", "emotion", "confidence", "speech"] + extra + labels, f"csv header {c[0]}")
     check(len(c) == n + 1, "csv rows")
     for r, j in zip(c[1:], rows):
         check(r[0] == SPEECH and abs(float(r[1]) - j["start"]) < 1e-6 and abs(float(r[2]) - j["end"]) < 1e-6
               and r[3] == j["emotion"] and abs(float(r[4]) - j["confidence"]) < 1e-6
               and int(r[5]) == int(j["speech"]), f"csv row {r}")
+        if spk:
+            check(abs(float(r[6]) - j["speaker_adapted"]) < 1e-6, "csv speaker_adapted")
         for k, lab in enumerate(labels):
-            check(abs(float(r[6 + k]) - j["scores"][lab]) < 1e-6, "csv scores")
+            check(abs(float(r[6 + len(extra) + k]) - j["scores"][lab]) < 1e-6, "csv scores")
 
     # vtt: cues in order, merged runs of the jsonl emotions
     rc, out, err = ser("--window", "3", "--format", "vtt", SPEECH)
@@ -332,9 +338,23 @@ def speaker_checks(tmp):
         d = max_diff(rows_of(short, a), rows_of(ab, a))
         check(d is not None and d > 1e-4, f"{what}: --speaker-memory 0.5 changes nothing ({d})")
 
+        if not mode:  # speaker_adapted: grows through A, starts over for B, goes on with --same-speaker
+            sa = [r.get("speaker_adapted") for r in rows_of(ab, a)]
+            sb = [r.get("speaker_adapted") for r in rows_of(ab, b)]
+            check(None not in sa + sb and sa == sorted(sa) and 4.0 < sa[-1] < 9.5 and sb[0] < 2.1,
+                  f"speaker_adapted: A {sa}, B {sb}")
+            sb2 = [r.get("speaker_adapted") for r in rows_of(same, b)]
+            check(None not in sb2 and sb2[0] >= sa[-1] - 1e-3, f"--same-speaker: B's speaker_adapted {sb2}")
+            check(all(r.get("speaker_adapted") == 0 for r in rows_of(off, a)),
+                  "--no-speaker-norm: speaker_adapted is not 0")
+            _, csv_out, _ = ser("--format", "csv", "--model", run_m, a)
+            check(csv_out.splitlines()[0].split(",")[6] == "speaker_adapted", "csv lacks speaker_adapted")
+
         # a model without a speaker normaliser: the options change nothing
         rc, plain, _ = ser(*mode, "--model", glob_m, a, b)
         check(rc == 0 and plain.strip(), f"{what}: global model: exit {rc}")
+        check(not any("speaker_adapted" in r for r in (json.loads(l) for l in plain.splitlines())),
+              f"{what}: speaker_adapted from a model without a normaliser")
         for opts in (["--no-speaker-norm"], ["--same-speaker"], ["--speaker-memory", "0.5"]):
             _, o, _ = ser(*mode, *opts, "--model", glob_m, a, b)
             check(o == plain, f"{what}: {opts} changed a model without a speaker normaliser")

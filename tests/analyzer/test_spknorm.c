@@ -336,6 +336,20 @@ static void t_analyzer(void) {
   fprintf(stderr, "analyzer: %d windows, %.2f s of speech heard\n", r1.n, heard);
   CHECK(heard > 5 && heard < 12);
   CHECK(r1.spk[0] < r1.spk[r1.n - 1]);
+  /* speaker_s is what the normaliser had heard at each window's last frame:
+   * under a window's length at the first, never falling, and the same for
+   * any block size (as the scores are) */
+  CHECK(r1.spk[0] > 0 && r1.spk[0] < 2.0);
+  for (int i = 1; i < r1.n; i++) CHECK(r1.spk[i] >= r1.spk[i - 1]);
+  {
+    sresults rb = {0};
+    ser_analyzer_reset(a);
+    ser_analyzer_reset_speaker(a);
+    for (size_t i = 0; i < n; i += 160) ser_analyzer_push(a, x + i, n - i < 160 ? n - i : 160, scollect, &rb);
+    ser_analyzer_finish(a, scollect, &rb);
+    CHECK(rb.n == r1.n && !memcmp(rb.spk, r1.spk, sizeof(float) * (size_t)r1.n));
+    CHECK(maxdiff(&r1, &rb) < 1e-6);
+  }
   ser_analyzer_reset_speaker(a);
   CHECK(ser_analyzer_speaker_s(a) == 0);
   ser_analyzer_set_reuse(a, 0);

@@ -39,8 +39,10 @@ typedef struct ser_result {
   const float *scores;  /* n_labels (smoothed if enabled); valid during the callback */
   float level_db;       /* the window's level used by the detector */
   int is_tail;          /* 1 for the short window classified at finish */
-  float speaker_s;      /* seconds of speech the speaker normaliser has adapted to
-                         * (decayed; -1: the model has none, 0: still at its prior) */
+  float speaker_s;      /* seconds of speech the speaker normaliser had adapted to
+                         * when it normalised the window's last frame (decayed;
+                         * -1: the model has none, 0: still at its prior); the
+                         * same whatever the block sizes pushed */
 } ser_result;
 
 typedef void (*ser_result_fn)(void *user, const ser_result *r);
