@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Feature extraction benchmark (not a test): 600 s of 16 kHz mono speech
 # (EMO-DB clips concatenated into bench/out/), one core, whole processes:
-#   ser features (Release build), torchaudio MFCC (whole process and compute
-#   only), sphinx_fe (sphinxbase-utils), aubiomfcc (aubio-tools).
+#   ser features (Release build; also with --pitch-features), torchaudio MFCC (whole process and compute
+#   only), sphinx_fe (sphinxbase-utils), aubiomfcc and aubiopitch (aubio-tools).
 # Prints audio-seconds per CPU-second (CPU = user + sys of the process, the
 # best of RUNS runs), the ratio to ser, and peak RSS (/usr/bin/time -f %M).
 # Usage: bench/features.sh [RUNS]      (env: SER_DATASETS, BUILD)
@@ -34,6 +34,10 @@ echo "== ser features ($(git -C "$root" rev-parse --short HEAD), $(basename "$bu
 read -r ser_cpu _ _ < <(measure /dev/null -- $core "$ser" features -o "$out/ser.npy" "$wav")
 ser_mem=$(peak $core "$ser" features -o "$out/ser.npy" "$wav")
 
+echo "== ser features --pitch-features"
+read -r serp_cpu _ _ < <(measure /dev/null -- $core "$ser" features --pitch-features -o "$out/serp.npy" "$wav")
+serp_mem=$(peak $core "$ser" features --pitch-features -o "$out/serp.npy" "$wav")
+
 echo "== torchaudio $(/usr/bin/python3 -c 'import torchaudio; print(torchaudio.__version__)')"
 read -r ta_cpu _ _ < <(measure "$out/ta.txt" -- $core /usr/bin/python3 bench/torchaudio_mfcc.py "$wav" "$out/ta.npy")
 ta_compute=$(for i in $(seq "$runs"); do $core /usr/bin/python3 bench/torchaudio_mfcc.py "$wav" "$out/ta.npy"; done | sort -g | head -1)
@@ -51,6 +55,10 @@ sphinx_args=(-i "$wav" -o "$out/sphinx.mfc" -mswav yes -samprate 16000 -nfft 512
 read -r sp_cpu _ _ < <(measure /dev/null -- $core sphinx_fe "${sphinx_args[@]}" 2>/dev/null)
 sp_mem=$(peak $core sphinx_fe "${sphinx_args[@]}" 2>/dev/null)
 
+echo "== aubiopitch"
+read -r ap_cpu _ _ < <(measure /dev/null -- $core aubiopitch -i "$wav" -r 16000 -B 1024 -H 160 -p yinfft)
+ap_mem=$(peak $core aubiopitch -i "$wav" -r 16000 -B 1024 -H 160 -p yinfft)
+
 echo "== aubiomfcc"
 read -r au_cpu _ _ < <(measure "$out/aubio.txt" -- $core aubiomfcc -i "$wav" -r 16000 -B 512 -H 160)
 au_mem=$(peak $core aubiomfcc -i "$wav" -r 16000 -B 512 -H 160)
@@ -65,10 +73,12 @@ row() { # name cpu mem config
   echo "| program | CPU s | audio s / CPU s | ser is N times faster | peak RSS MiB | configuration |"
   echo "|---|---:|---:|---:|---:|---|"
   row "ser features (whole process)" "$ser_cpu" "$ser_mem" "SPEC default: 400/160, FFT 512, 40 htk mels, dB, 40 MFCC; npy out"
+  row "ser features --pitch-features" "$serp_cpu" "$serp_mem" "the same + log pitch and voicing per frame (NCCF by FFT autocorrelation)"
   row "torchaudio MFCC (whole process)" "$ta_cpu" "$ta_mem" "same, MelSpectrogram + create_dct; $max_diff"
   row "torchaudio MFCC (compute only)" "$ta_compute" "$ta_mem" "same, transform only (process_time)"
   row "sphinx_fe" "$sp_cpu" "$sp_mem" "wlen 0.025, frate 100, FFT 512, 40 filters 0-8000 Hz, 40 ceps, dct"
   row "aubiomfcc" "$au_cpu" "$au_mem" "buffer 512, hop 160, 40 filters, 13 coeffs, text out"
+  row "aubiopitch (pitch only)" "$ap_cpu" "$ap_mem" "yinfft, buffer 1024, hop 160, text out"
 } | tee "$out/features.md"
 echo
 awk -v c="$ser_cpu" -v m="$ser_mem" 'BEGIN {

@@ -23,8 +23,8 @@ struct ser_pitch {
   float *buf;            /* fftwf_malloc, nfft */
   fftwf_complex *spec;   /* fftwf_malloc, nfft/2 + 1 */
   float *ac;             /* fftwf_malloc, nfft: autocorrelation * nfft */
-  double *cum;           /* n + 1 prefix sums of x^2 */
-  float *nccf;           /* tmax + 2 */
+  float *cum;            /* n + 1 prefix sums of x^2 */
+  float *nccf;           /* tmax + 2: signed squares, nccf * |nccf| */
   float held;
 };
 
@@ -62,7 +62,7 @@ ser_pitch *ser_pitch_new(uint32_t sample_rate, uint32_t n, ser_error *err) {
   p->buf = fftwf_malloc(sizeof(float) * p->nfft);
   p->spec = fftwf_malloc(sizeof(fftwf_complex) * (p->nfft / 2 + 1));
   p->ac = fftwf_malloc(sizeof(float) * p->nfft);
-  p->cum = malloc(sizeof(double) * (n + 1));
+  p->cum = malloc(sizeof(float) * (n + 1));
   p->nccf = malloc(sizeof(float) * (p->tmax + 2));
   p->fwd = ser_fft_plan_r2c_get((int)p->nfft);
   p->inv = ser_fft_plan_c2r_get((int)p->nfft);
@@ -103,20 +103,28 @@ static uint32_t peak_in(const ser_pitch *p, uint32_t lo, uint32_t hi) {
   return best;
 }
 
+/* nccf from its signed square q = nccf * |nccf| */
+static float unsq(float q) { return q < 0.0f ? -sqrtf(-q) : sqrtf(q); }
+
 void ser_pitch_frame(ser_pitch *p, const float *x, float out[2]) {
   const uint32_t n = p->n;
-  double mean = 0.0;
-  for (uint32_t i = 0; i < n; i++) mean += x[i];
-  mean /= n;
-  p->cum[0] = 0.0;
-  for (uint32_t i = 0; i < n; i++) {
-    const float v = (float)(x[i] - mean);
-    p->buf[i] = v;
-    p->cum[i + 1] = p->cum[i] + (double)v * v;
+  float acc[8] = {0.0f}; /* 8 partial sums, the same order every time */
+  uint32_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += x[i + k];
+  float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; i++) sum += x[i];
+  const float mean = sum / (float)n;
+  for (i = 0; i < n; i++) p->buf[i] = x[i] - mean;
+  double run = 0.0; /* prefix sums of x^2, accumulated in double */
+  p->cum[0] = 0.0f;
+  for (i = 0; i < n; i++) {
+    run += (double)p->buf[i] * p->buf[i];
+    p->cum[i + 1] = (float)run;
   }
   out[0] = p->held;
   out[1] = 0.0f;
-  if (!(p->cum[n] > 1e-10 * n)) return; /* digital silence: nothing to track */
+  if (!(run > 1e-10 * n)) return; /* digital silence: nothing to track */
   fftwf_execute_dft_r2c(p->fwd, p->buf, p->spec);
   float *s = (float *)p->spec;
   for (uint32_t k = 0; k <= p->nfft / 2; k++) {
@@ -124,24 +132,28 @@ void ser_pitch_frame(ser_pitch *p, const float *x, float out[2]) {
     s[2 * k + 1] = 0.0f;
   }
   fftwf_execute_dft_c2r(p->inv, p->spec, p->ac);
-  const double scale = 1.0 / p->nfft;
+  /* signed squares of the NCCF: the same order, no square roots */
+  const float scale = 1.0f / (float)p->nfft, total = p->cum[n];
+  const float *restrict cum = p->cum, *restrict ac = p->ac;
+  float *restrict q = p->nccf;
   for (uint32_t t = p->tmin - 1; t <= p->tmax + 1; t++) {
-    const double e = p->cum[n - t] * (p->cum[n] - p->cum[t]);
-    p->nccf[t] = e > 0.0 ? (float)(p->ac[t] * scale / sqrt(e)) : 0.0f;
+    const float e = cum[n - t] * (total - cum[t]), r = ac[t] * scale;
+    q[t] = e > 0.0f ? r * fabsf(r) / e : 0.0f;
   }
   uint32_t best = peak_in(p, p->tmin, p->tmax);
   if (!best) return;
-  /* the shortest lag whose peak reaches 90 % of the highest: a periodic
-   * frame correlates about as well at every multiple of its period */
-  const float floor_v = 0.9f * p->nccf[best];
+  /* the shortest lag whose peak reaches 90 % of the highest (81 % in
+   * squares): a periodic frame correlates about as well at every multiple
+   * of its period */
+  const float floor_q = 0.81f * q[best];
   for (uint32_t t = p->tmin; t < best; t++) {
-    const float v = p->nccf[t];
-    if (v >= floor_v && v >= p->nccf[t - 1] && v >= p->nccf[t + 1]) {
+    const float v = q[t];
+    if (v >= floor_q && v >= q[t - 1] && v >= q[t + 1]) {
       best = t;
       break;
     }
   }
-  const float a = p->nccf[best - 1], b = p->nccf[best], c = p->nccf[best + 1];
+  const float a = unsq(q[best - 1]), b = unsq(q[best]), c = unsq(q[best + 1]);
   const float den = a - 2.0f * b + c;
   float d = den < 0.0f ? 0.5f * (a - c) / den : 0.0f;
   if (d > 0.5f) d = 0.5f;
