@@ -1,7 +1,8 @@
 /* No allocation on the audio path: after ser_analyzer_new(), push(),
  * push_silence(), finish(), reset() and set_config() to a window no longer
  * than before must not call malloc/calloc/realloc (counted by interposing
- * them). Real speech, the built-in (temporal) model. Skipped under ASan,
+ * them). Real speech; the built-in (temporal) model, and a tiny model with
+ * pitch features and a speaker normaliser (tests/fuzz/corpus). Skipped under ASan,
  * which owns malloc. */
 #if defined(__SANITIZE_ADDRESS__)
 #define SKIP_ALLOC 1
@@ -44,17 +45,11 @@ static void count(void *user, const ser_result *r) {
   (void)r;
   windows++;
 }
-#endif
 
 
-int main(void) {
-#ifdef SKIP_ALLOC
-  printf("skipped under AddressSanitizer\n");
-  return 77;
-#else
-  size_t n;
-  float *x = speech(12.0, &n);
-  ser_model *m = default_model();
+static void run(ser_model *m, const char *name, const float *x, size_t n) {
+  windows = 0;
+  n_alloc = 0;
   ser_analyzer_config c;
   ser_analyzer_config_default(&c, m);
   c.window = 3 * 16000;
@@ -75,15 +70,36 @@ int main(void) {
   CHECK(ser_analyzer_set_config(a, &c, &e) == 0);
   ser_analyzer_push(a, x, n, count, NULL);
   ser_analyzer_reset(a);
+  ser_analyzer_reset_speaker(a);
   ser_analyzer_push(a, x, n / 2, count, NULL);
   counting = 0;
   ser_analyzer_stats st;
   ser_analyzer_get_stats(a, &st);
-  printf("%ld windows (%lu with shared convolutions), %ld allocations on the audio path\n", windows,
+  printf("%s: %ld windows (%lu with shared convolutions), %ld allocations on the audio path\n", name, windows,
          (unsigned long)st.reused, n_alloc);
   CHECK(windows > 100 && st.reused > 100);
   CHECK(n_alloc == 0);
   ser_analyzer_free(a);
+}
+#endif
+
+int main(void) {
+#ifdef SKIP_ALLOC
+  printf("skipped under AddressSanitizer\n");
+  return 77;
+#else
+  size_t n;
+  float *x = speech(12.0, &n);
+  ser_model *m = default_model();
+  run(m, "built-in model", x, n);
+  ser_model_unref(m);
+  /* pitch features and a speaker normaliser (a tiny trained model) */
+  char path[4096];
+  ser_error e;
+  snprintf(path, sizeof path, "%s/tests/fuzz/corpus/tiny_pitch.sermodel", getenv("SER_SOURCE_ROOT"));
+  m = ser_model_load(path, &e);
+  CHECK(m && ser_model_get_spec(m)->feat.pitch == 1 && ser_model_get_spec(m)->spk_mean);
+  if (m) run(m, "tiny_pitch.sermodel", x, n);
   ser_model_unref(m);
   free(x);
   return 0;
