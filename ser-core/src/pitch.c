@@ -158,7 +158,7 @@ void ser_pitch_frame(ser_pitch *p, const float *x, float out[2]) {
   float d = den < 0.0f ? 0.5f * (a - c) / den : 0.0f;
   if (d > 0.5f) d = 0.5f;
   if (d < -0.5f) d = -0.5f;
-  const float v = b < 0.0f ? 0.0f : b > 1.0f ? 1.0f : b;
+  const float v = b >= 0.0f ? (b <= 1.0f ? b : 1.0f) : 0.0f; /* NaN (overflow): unvoiced */
   out[1] = v;
   if (v >= SER_PITCH_VOICED) {
     p->held = (float)log2((double)p->sr / ((double)best + d) / 100.0);

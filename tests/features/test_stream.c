@@ -204,6 +204,18 @@ static void test_silence_noise(void) {
   for (size_t t = 0; t < c.n; t++) finite &= isfinite(c.energy[t]);
   CHECK(finite, "huge finite input: non-finite output");
   ft_frames_free(&c);
+  /* the same with pitch, and at amplitudes where only the pitch FFTs overflow */
+  p.pitch = 1;
+  const float amps[] = {3e30f, 1e17f, 1e15f, 1e12f};
+  for (int k = 0; k < 4; k++) {
+    for (size_t i = 0; i < n; i++) x[i] = amps[k] * sinf(0.05f * (float)i) * (float)(1 + i % 3);
+    c = run_blocks(&p, x, n, &whole, 1, NULL);
+    finite = c.n == 97;
+    for (size_t i = 0; i < c.n * c.dim; i++) finite &= isfinite(c.data[i]);
+    CHECK(finite, "pitch, amplitude %g: non-finite output", (double)amps[k]);
+    ft_frames_free(&c);
+  }
+  p.pitch = 0;
   free(x);
 }
 
