@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit statuses (SPEC section 6). */
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_BADINPUT = 2 };
@@ -13,6 +14,9 @@ int cmd_classify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+
+/* s as one CSV field (RFC 4180: quoted when it holds , " or a line break). */
+void cli_csv_str(FILE *o, const char *s);
 
 /* Decode any file GStreamer can read to mono float32 at `rate` Hz
  * (decodebin ! audioconvert ! audioresample ! appsink). On success *out is

@@ -85,18 +85,6 @@ static void json_str(FILE *o, const char *s) {
   fputc('"', o);
 }
 
-static void csv_str(FILE *o, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, o);
-    return;
-  }
-  fputc('"', o);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', o);
-    fputc(*s, o);
-  }
-  fputc('"', o);
-}
 
 static void vtt_time(FILE *o, double t) {
   if (t < 0) t = 0;
@@ -160,7 +148,7 @@ static void on_window(void *user, const ser_result *r) {
     }
     fputs("}}\n", o);
   } else if (c->fmt == FMT_CSV) {
-    csv_str(o, c->file);
+    cli_csv_str(o, c->file);
     fprintf(o, ",%.3f,%.3f,%s,%.6f,%d", start, end, emo, (double)r->confidence, r->speech);
     if (c->spk) fprintf(o, ",%.3f", r->speaker_s);
     for (uint32_t i = 0; i < c->nl; i++) fprintf(o, ",%.6f", (double)r->scores[i]);
@@ -394,7 +382,7 @@ int cmd_classify(int argc, char **argv) {
     if (!utt && c.spk) fputs(",speaker_adapted", stdout);
     for (uint32_t i = 0; i < nl; i++) {
       fputc(',', stdout);
-      csv_str(stdout, ser_model_label(m, i));
+      cli_csv_str(stdout, ser_model_label(m, i));
     }
     fputc('\n', stdout);
   } else if (fmt == FMT_VTT) {
@@ -524,7 +512,7 @@ int cmd_classify(int argc, char **argv) {
         }
         fputs("}}\n", stdout);
       } else {
-        csv_str(stdout, path);
+        cli_csv_str(stdout, path);
         fprintf(stdout, ",%.3f,%s,%.6f", n / rate, emo, (double)conf);
         for (uint32_t i = 0; i < nl; i++) fprintf(stdout, ",%.6f", cnt ? (double)sum[i] / cnt : 0.0);
         fputc('\n', stdout);

@@ -1,6 +1,7 @@
 /* ser eval: speaker-independent evaluation (LOSO, k folds of speakers, given
  * test speakers), the paper's protocol for comparison, or an existing model
  * on a corpus. See docs/training.md and docs/results.md. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,11 @@ static void usage(FILE *f) {
           "                          posteriors (windows, default) or one pass of the whole clip\n"
           "                          (whole, as `ser classify --utterance`)\n"
           "  --json FILE             scores and confusion matrix as JSON\n"
-          "  --svg FILE              confusion matrix as SVG\n");
+          "  --svg FILE              confusion matrix as SVG\n"
+          "  --predictions FILE      every test clip's result as CSV: fold (0 with --model),\n"
+          "                          path, copy (paper protocol: 0 original, 1 noise, 2 pitch,\n"
+          "                          3 pitch + noise; else 0), speaker, label, predicted, and\n"
+          "                          one score column per label\n");
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
              "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
@@ -53,6 +58,34 @@ static void usage(FILE *f) {
 /* Classify clips idx[0..n) with the spec and add them to the confusion. */
 static int whole_mode;              /* --utterance-mode whole */
 static ser_confusion *alt_total;    /* the other mode, for comparison */
+
+/* --predictions: one CSV row per test clip */
+static struct {
+  FILE *f;
+  const tc_data *d;     /* paths and speakers */
+  const char *const *lab;
+  uint32_t copies;      /* clips per path: 4 in the paper protocol, else 1 */
+  uint32_t fold;        /* 1-based; 0 with --model */
+} predout;
+
+static void pred_header(uint32_t nl) {
+  fputs("fold,path,copy,speaker,label,predicted", predout.f);
+  for (uint32_t k = 0; k < nl; k++) {
+    fputc(',', predout.f);
+    cli_csv_str(predout.f, predout.lab[k]);
+  }
+  fputc('\n', predout.f);
+}
+
+static void pred_row(size_t clip, const ser_clip *c, uint32_t predicted, const float *probs, uint32_t nl) {
+  fprintf(predout.f, "%u,", predout.fold);
+  cli_csv_str(predout.f, predout.d->paths[clip / predout.copies]);
+  fprintf(predout.f, ",%u,", (unsigned)(clip % predout.copies));
+  cli_csv_str(predout.f, predout.d->speakers[c->speaker]);
+  fprintf(predout.f, ",%s,%s", predout.lab[c->label], predout.lab[predicted]);
+  for (uint32_t k = 0; k < nl; k++) fprintf(predout.f, ",%.6f", (double)probs[k]);
+  fputc('\n', predout.f);
+}
 
 static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t *idx, size_t n,
                       const uint32_t *labmap, ser_confusion *total, ser_confusion *fold) {
@@ -87,6 +120,7 @@ static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t 
     uint32_t pred = labmap ? labmap[am] : am;
     ser_confusion_add(total, c->label, pred);
     if (fold) ser_confusion_add(fold, c->label, pred);
+    if (predout.f) pred_row(idx[i], c, pred, probs, spec->n_labels);
   }
   ser_tnet_free(ev);
   return 0;
@@ -189,7 +223,7 @@ out:
 int cmd_eval(int argc, char **argv) {
   tc_opts o;
   tc_opts_init(&o);
-  const char *protocol = "loso", *model = NULL, *json = NULL, *svg = NULL, *test_spk = NULL;
+  const char *protocol = "loso", *model = NULL, *json = NULL, *svg = NULL, *test_spk = NULL, *preds = NULL;
   uint32_t folds = 5;
   int aug_given = 0, val_given = 0;
   o.corpora = calloc((size_t)argc, sizeof(char *));
@@ -243,6 +277,7 @@ int cmd_eval(int argc, char **argv) {
     }
     else if (!strcmp(a, "--json") && i + 1 < argc) json = argv[++i];
     else if (!strcmp(a, "--svg") && i + 1 < argc) svg = argv[++i];
+    else if (!strcmp(a, "--predictions") && i + 1 < argc) preds = argv[++i];
     else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "ser eval: unknown option or missing value '%s' (see ser eval --help)\n", a);
       tc_opts_free(&o);
@@ -312,6 +347,18 @@ int cmd_eval(int argc, char **argv) {
   memset(&x, 0, sizeof x);
   /* from here on, failures leave through `out` (rc is EXIT_BADINPUT) */
   if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) goto out;
+  if (preds) { /* opened before any training: a bad path fails at once */
+    memset(&predout, 0, sizeof predout);
+    predout.f = fopen(preds, "w");
+    if (!predout.f) {
+      fprintf(stderr, "ser eval: %s: cannot write: %s\n", preds, strerror(errno));
+      goto out;
+    }
+    predout.d = &d;
+    predout.lab = lab;
+    predout.copies = 1;
+    pred_header(o.n_labels);
+  }
   if (n_extra) {
     tc_opts eo = o; /* shallow copy: tc_load only reads it */
     eo.corpora = extra;
@@ -402,6 +449,7 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stdout, "ser eval: plus %zu extra training clips of %u speakers (%s) in every fold's training set, "
                     "never tested\n", x.n, x.n_speakers, x.corpora);
   if (model) {
+    predout.fold = 0;
     for (size_t i = 0; i < d.n; i++) idx[i] = i;
     if (test_clips(&mspec, d.clips, idx, d.n, NULL, &total, NULL) < 0) goto done;
     snprintf(title, sizeof title, "%s on %s", model, d.corpora);
@@ -435,6 +483,7 @@ int cmd_eval(int argc, char **argv) {
     }
     clips = cp.clips;
     nclips = cp.n;
+    predout.copies = 4; /* copy j of clip i is clips[4 i + j] */
     nf = 1;
     /* random 80/20 split of the copies */
     ser_rng r;
@@ -492,7 +541,9 @@ int cmd_eval(int argc, char **argv) {
     if (pg.tty && !o.quiet) fprintf(stderr, "\r%*s\r", 120, "");
     ser_confusion fc;
     ser_confusion_init(&fc, o.n_labels);
+    predout.fold = k + 1;
     int trc = test_clips(&spec, clips, idx, nte, NULL, &total, &fc);
+    if (predout.f) fflush(predout.f);
     ser_model_spec_clear(&spec);
     if (trc < 0) {
       ser_confusion_free(&fc);
@@ -547,6 +598,11 @@ done:
     free(cp.clips);
   }
 out:
+  if (predout.f && fclose(predout.f) != 0 && rc == EXIT_OK) {
+    fprintf(stderr, "ser eval: %s: write error\n", preds);
+    rc = EXIT_BADINPUT;
+  }
+  predout.f = NULL;
   tc_data_free(&d);
   tc_data_free(&x);
   ser_model_spec_clear(&mspec);

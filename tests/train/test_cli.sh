@@ -53,10 +53,23 @@ expect 0 "train again" "$SER" train "${common[@]}" -o "$tmp/m2.sermodel" "$D/emo
 grep -v "command:" "$tmp/i1" > "$tmp/i1b"
 cmp -s "$tmp/i1b" "$tmp/i2" || no "same seed gave a different model description"
 # kfold eval with per-fold lines and report files
-expect 0 "eval kfold" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --json "$tmp/r.json" --svg "$tmp/r.svg" "$D/emodb"
+expect 0 "eval kfold" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --json "$tmp/r.json" --svg "$tmp/r.svg" \
+  --predictions "$tmp/pred.csv" "$D/emodb"
 [ "$(grep -c '^fold ' "$tmp/out")" = 2 ] || no "expected 2 fold lines: $(cat "$tmp/out")"
 grep -q '"ua"' "$tmp/r.json" 2>/dev/null || grep -qi 'ua' "$tmp/r.json" || no "json report lacks UA"
 grep -q "<svg" "$tmp/r.svg" || no "svg report missing"
+# --predictions: one row per test clip, predicted = the top score, and the rows give the printed WA
+awk -F, -v wa="$(grep '^WA' "$tmp/out" | awk '{print $2}')" '
+  NR == 1 { ok = ($0 == "fold,path,copy,speaker,label,predicted,neutral,angry"); next }
+  { n++; folds[$1] = 1; if ($5 == $6) c++
+    top = ($7 >= $8) ? "neutral" : "angry"; if (top != $6) bad++
+    if ($4 != "emodb:03" && $4 != "emodb:09") bad++ }
+  END { nf = 0; for (f in folds) nf++
+        if (!ok || bad || nf != 2 || n < 40 || (c / n - wa) > 1e-4 || (wa - c / n) > 1e-4) {
+          printf "header ok %d, %d rows, %d folds, %d bad, acc %.4f vs WA %s\n", ok, n, nf, bad, c / n, wa; exit 1 } }
+' "$tmp/pred.csv" || no "--predictions rows disagree with the report"
+expect 2 "eval --predictions unwritable" "$SER" eval "${common[@]}" --predictions "$tmp/no/such/dir/p.csv" "$D/emodb"
+grep -q "no/such/dir/p.csv: cannot write" "$tmp/err" || no "--predictions error does not name the file: $(cat "$tmp/err")"
 
 # --extra-train: cross-corpus clips join every fold's training set and are never tested or validated
 { echo "path,speaker,label"
