@@ -417,6 +417,9 @@ int tc_finalize(tc_opts *o, const char *cmd) {
   }
   if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)
     fprintf(stderr, "ser %s: note: the paper architecture normally uses the paper feature preset\n", cmd);
+  if (o->feat.pitch && o->train.aug.p_pitch > 0 && !o->quiet)
+    fprintf(stderr, "ser %s: note: pitch-shift augmentation moves the pitch features the model is to learn from; "
+                    "with --pitch-features, --no-pitch scored better (docs/results.md, fourth search)\n", cmd);
   return 0;
 }
 

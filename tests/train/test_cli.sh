@@ -121,6 +121,12 @@ expect 0 "train --pitch-features" "$SER" train "${common[@]}" --pitch-features -
 "$SER" info "$tmp/p.sermodel" > "$tmp/info"
 grep -q "^  pitch .*log2(F0 / 100 Hz)" "$tmp/info" || no "info lacks the pitch line: $(cat "$tmp/info")"
 grep -q "values / frame  42" "$tmp/info" || no "pitch model does not have 42 values per frame"
+nq=()
+for a in "${common[@]}"; do [ "$a" = -q ] || nq+=("$a"); done
+expect 0 "train --pitch-features, not quiet" "$SER" train "${nq[@]}" --epochs 1 --pitch-features -o "$tmp/p2.sermodel" "$D/emodb"
+grep -q "note: pitch-shift augmentation moves the pitch features" "$tmp/err" || no "no note about pitch shift with pitch features"
+expect 0 "train --pitch-features --no-pitch" "$SER" train "${nq[@]}" --epochs 1 --pitch-features --no-pitch -o "$tmp/p2.sermodel" "$D/emodb"
+grep -q "note: pitch-shift" "$tmp/err" && no "pitch-shift note although --no-pitch"
 expect 0 "classify with a pitch model" "$SER" classify --model "$tmp/p.sermodel" "$D/emodb/wav/03a01Wa.wav"
 grep -qE "angry|neutral" "$tmp/out" || no "classify with the pitch model printed no label: $(cat "$tmp/out")"
 expect 0 "eval a pitch model" "$SER" eval --model "$tmp/p.sermodel" --speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb"
