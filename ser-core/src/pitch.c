@@ -4,9 +4,9 @@
  *   nccf(t) = sum_{i < n-t} x[i] x[i+t] / sqrt(sum_{i < n-t} x[i]^2 * sum_{i >= t} x[i]^2),
  * 1 for a perfectly periodic frame at its period. The products come from
  * one autocorrelation by FFT (zero padded to twice the frame, so nothing
- * wraps around), the energies from prefix sums. The pitch is the lag of the
- * shortest lag between SER_PITCH_FMAX and SER_PITCH_FMIN whose local peak
- * reaches 90 % of the highest peak there (a periodic frame correlates about
+ * wraps around), the energies from prefix sums. The period is the shortest
+ * lag between SER_PITCH_FMAX and SER_PITCH_FMIN whose local peak reaches
+ * 90 % of the highest peak there (a periodic frame correlates about
  * as well at every multiple of its period, so the highest peak is often a
  * multiple), refined by a parabola through the peak and its neighbours. */
 #include "pitch.h"
