@@ -5,7 +5,11 @@
 
 #include "common.h"
 
-#define DIM 40
+#define DIM_MAX 64
+/* the default model's features (set in main): 40 MFCC, plus 2 pitch columns
+ * when the model has them */
+static ser_feature_params FP;
+static int DIM;
 #define FPS 100.0
 
 typedef struct {
@@ -31,7 +35,7 @@ static frames clip_frames(const char *const *names, size_t k) {
   size_t n = 0;
   for (size_t i = 0; i < k; i++) append_clip(names[i], &x, &n);
   ser_feature_params p;
-  ser_feature_params_default(&p);
+  p = FP;
   ser_error e;
   ser_mfcc *m = ser_mfcc_new(&p, &e);
   CHECK(m);
@@ -95,8 +99,8 @@ static ser_spknorm *make(const float *pm, const float *ps, float memory, float p
 static void t_stats(void) {
   frames fr = clip_frames(SPK03, 4);
   ser_spknorm *s = make(NULL, NULL, 0, 0, -50);
-  float m[DIM], sd[DIM], out[DIM];
-  double rm[DIM], rs[DIM];
+  float m[DIM_MAX], sd[DIM_MAX], out[DIM_MAX];
+  double rm[DIM_MAX], rs[DIM_MAX];
   size_t counted = 0;
   for (size_t t = 0; t < fr.n; t++) {
     ser_spknorm_stats(s, m, sd);
@@ -118,7 +122,7 @@ static void t_stats(void) {
   size_t k = 0;
   for (size_t t = 0; t < fr.n; t++)
     if (fr.e[t] >= -50) {
-      float o[DIM];
+      float o[DIM_MAX];
       ser_spknorm_frame(s, fr.f + t * DIM, -INFINITY, o); /* frozen: not counted again */
       mu0 += o[0];
       k++;
@@ -131,8 +135,8 @@ static void t_stats(void) {
 /* A prior worth prior_s seconds: at first the prior, then the blend. */
 static void t_prior(void) {
   frames a = clip_frames(SPK03, 4), b = clip_frames(SPK12, 4);
-  float pm[DIM], ps[DIM], m[DIM], sd[DIM];
-  double rm[DIM], rs[DIM];
+  float pm[DIM_MAX], ps[DIM_MAX], m[DIM_MAX], sd[DIM_MAX];
+  double rm[DIM_MAX], rs[DIM_MAX];
   ser_spknorm *s = make(NULL, NULL, 0, 0, -50);
   for (size_t t = 0; t < b.n; t++) ser_spknorm_frame(s, b.f + t * DIM, b.e[t], NULL);
   ser_spknorm_stats(s, pm, ps); /* speaker 12 as the prior */
@@ -153,7 +157,7 @@ static void t_prior(void) {
   }
   /* reset: back to the prior exactly */
   ser_spknorm_reset(s);
-  float m2[DIM], sd2[DIM];
+  float m2[DIM_MAX], sd2[DIM_MAX];
   ser_spknorm_stats(s, m2, sd2);
   for (int d = 0; d < DIM; d++) CHECK(fabsf(m2[d] - pm[d]) < 1e-4f * (1 + fabsf(pm[d])));
   /* a bad prior and bad parameters are refused, naming the field */
@@ -186,8 +190,8 @@ static void t_memory(void) {
       fed += b.e[t] >= -50;
     }
   }
-  float m[DIM], sd[DIM];
-  double rm[DIM], rs[DIM], am[DIM], as[DIM];
+  float m[DIM_MAX], sd[DIM_MAX];
+  double rm[DIM_MAX], rs[DIM_MAX], am[DIM_MAX], as[DIM_MAX];
   ser_spknorm_stats(s, m, sd);
   reference(&bb, bb.n, -50, exp(-1.0 / (mem * FPS)), 0, NULL, NULL, rm, rs); /* speaker 12 alone */
   reference(&a, a.n, -50, 1, 0, NULL, NULL, am, as);
@@ -205,22 +209,22 @@ static void t_gate(void) {
   frames a = clip_frames(SPK03, 2);
   ser_spknorm *s = make(NULL, NULL, 30, 0, -50);
   for (size_t t = 0; t < a.n; t++) ser_spknorm_frame(s, a.f + t * DIM, a.e[t], NULL);
-  float m[DIM], sd[DIM], m2[DIM], sd2[DIM];
+  float m[DIM_MAX], sd[DIM_MAX], m2[DIM_MAX], sd2[DIM_MAX];
   ser_spknorm_stats(s, m, sd);
   double w = ser_spknorm_speech_s(s);
   /* an hour of digital silence through the analyzer's MFCC: -100 dB frames */
   float *zero = calloc(16000, sizeof(float));
   ser_feature_params p;
-  ser_feature_params_default(&p);
+  p = FP;
   ser_error e;
   ser_mfcc *mf = ser_mfcc_new(&p, &e);
   for (int i = 0; i < 60; i++) ser_spknorm_feed_clip(s, mf, zero, 16000);
-  float nanf_[DIM];
+  float nanf_[DIM_MAX];
   for (int d = 0; d < DIM; d++) nanf_[d] = d == 3 ? NAN : 1.0f;
   ser_spknorm_frame(s, nanf_, 0.0f, NULL);
   ser_spknorm_stats(s, m2, sd2);
   CHECK(ser_spknorm_speech_s(s) == w);
-  CHECK(!memcmp(m, m2, sizeof m) && !memcmp(sd, sd2, sizeof sd));
+  CHECK(!memcmp(m, m2, DIM * sizeof(float)) && !memcmp(sd, sd2, DIM * sizeof(float)));
   ser_mfcc_free(mf);
   free(zero);
   ser_spknorm_free(s);
@@ -421,6 +425,11 @@ static void t_analyzer(void) {
 
 int main(int argc, char **argv) {
   const char *t = argc > 1 ? argv[1] : "";
+  ser_model *dm = default_model();
+  FP = *ser_model_features(dm);
+  DIM = (int)ser_feature_dim(&FP);
+  ser_model_unref(dm);
+  CHECK(DIM >= 40 && DIM <= DIM_MAX);
   if (!strcmp(t, "stats")) t_stats();
   else if (!strcmp(t, "prior")) t_prior();
   else if (!strcmp(t, "memory")) t_memory();
