@@ -21,6 +21,8 @@ export GST_PLUGIN_PATH="$build/gst-plugin" OPENBLAS_NUM_THREADS=1
 wav="$out/speech600.wav"
 ds="${SER_DATASETS:-$root/../shared/datasets}"
 [ -f "$wav" ] || /usr/bin/python3 "$root/bench/make_speech.py" "$ds" "$wav" 600
+ninja -C "$build" > /dev/null # the plugin and its built-in model as they are now
+echo "built-in model: $("$build/ser-core/ser" info --builtin | grep -m1 '^  name:' | sed 's/^  name: //')"
 cc -O2 -o "$out/element_bench" "$root/bench/element_bench.c" $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-app-1.0)
 gst-inspect-1.0 seremotion > /dev/null || { echo "seremotion not found in $build/gst-plugin" >&2; exit 1; }
 
