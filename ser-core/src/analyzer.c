@@ -34,7 +34,6 @@ struct ser_analyzer {
   float *ering;        /* fcap frame energies, dB */
   float *hring;        /* fcap: speech (s) the speaker normaliser had heard
                           when the frame was normalised */
-  float win_spk;       /* hring at the last frame of the window being delivered */
   uint32_t fcap;
   uint64_t nfr;        /* frames delivered since reset */
 
@@ -451,7 +450,9 @@ static void softmax_inplace(float *p, uint32_t n) {
   for (uint32_t i = 0; i < n; i++) p[i] = (float)(p[i] / s);
 }
 
-static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level,
+/* speaker_s: what the speaker normaliser had heard at the window's last
+ * frame (-1: none) */
+static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level, float speaker_s,
                     int tail, ser_result_fn fn, void *user) {
   ser_result r;
   int speech = level >= a->cfg.speech_threshold;
@@ -486,7 +487,7 @@ static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level,
   r.scores = a->out;
   r.level_db = level;
   r.is_tail = tail;
-  r.speaker_s = a->spk ? a->win_spk : -1.0f;
+  r.speaker_s = speaker_s;
   a->st.windows++;
   if (fn) fn(user, &r);
 }
@@ -497,7 +498,6 @@ static void run_temporal(ser_analyzer *a, uint64_t start, uint64_t len, uint64_t
   ser_error err;
   for (uint32_t i = 0; i < nf; i++) a->lev[i] = a->ering[(fa + i) % a->fcap];
   float level = speech_level(a->lev, nf);
-  a->win_spk = nf ? a->hring[(fa + nf - 1) % a->fcap] : 0.0f;
   int done = 0;
   if (a->ru && a->reuse_on && !tail) {
     done = ser_reuse_window(a->ru, a->fring, a->fcap, a->nfr, a->dim, fa, nf, a->probs) > 0;
@@ -513,7 +513,8 @@ static void run_temporal(ser_analyzer *a, uint64_t start, uint64_t len, uint64_t
     }
   }
   (void)softmax_inplace;
-  deliver(a, start, len, level, tail, fn, user);
+  const float spk = a->spk && nf ? a->hring[(fa + nf - 1) % a->fcap] : -1.0f;
+  deliver(a, start, len, level, spk, tail, fn, user);
 }
 
 /* Paper window: samples [start, start + len) are in the sample ring; the
@@ -544,7 +545,7 @@ static void run_paper(ser_analyzer *a, uint64_t start, uint64_t len, int tail,
     for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] = 1.0f / a->n_labels;
     a->st.errors++;
   }
-  deliver(a, start, len, level, tail, fn, user);
+  deliver(a, start, len, level, -1.0f, tail, fn, user); /* paper models have no normaliser */
 }
 
 /* Emit every window whose samples (and frames) are all in. */

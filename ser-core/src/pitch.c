@@ -90,16 +90,14 @@ void ser_pitch_free(ser_pitch *p) {
 
 void ser_pitch_reset(ser_pitch *p) { p->held = SER_PITCH_START; }
 
-/* the highest local maximum of nccf within [lo, hi] (clamped to the search
- * range), or 0 if there is none */
-static uint32_t peak_in(const ser_pitch *p, uint32_t lo, uint32_t hi) {
-  if (lo < p->tmin) lo = p->tmin;
-  if (hi > p->tmax) hi = p->tmax;
+/* t is a local maximum of the (signed-square) NCCF */
+static int is_peak(const float *q, uint32_t t) { return q[t] >= q[t - 1] && q[t] >= q[t + 1]; }
+
+/* the highest local maximum in the search range, or 0 if there is none */
+static uint32_t highest_peak(const ser_pitch *p) {
   uint32_t best = 0;
-  for (uint32_t t = lo; t <= hi; t++) {
-    const float v = p->nccf[t];
-    if (v >= p->nccf[t - 1] && v >= p->nccf[t + 1] && (!best || v > p->nccf[best])) best = t;
-  }
+  for (uint32_t t = p->tmin; t <= p->tmax; t++)
+    if (is_peak(p->nccf, t) && (!best || p->nccf[t] > p->nccf[best])) best = t;
   return best;
 }
 
@@ -140,15 +138,14 @@ void ser_pitch_frame(ser_pitch *p, const float *x, float out[2]) {
     const float e = cum[n - t] * (total - cum[t]), r = ac[t] * scale;
     q[t] = e > 0.0f ? r * fabsf(r) / e : 0.0f;
   }
-  uint32_t best = peak_in(p, p->tmin, p->tmax);
+  uint32_t best = highest_peak(p);
   if (!best) return;
   /* the shortest lag whose peak reaches 90 % of the highest (81 % in
    * squares): a periodic frame correlates about as well at every multiple
    * of its period */
   const float floor_q = 0.81f * q[best];
   for (uint32_t t = p->tmin; t < best; t++) {
-    const float v = q[t];
-    if (v >= floor_q && v >= q[t - 1] && v >= q[t + 1]) {
+    if (q[t] >= floor_q && is_peak(q, t)) {
       best = t;
       break;
     }
