@@ -72,6 +72,72 @@ void ser_confusion_scores(const ser_confusion *c, ser_scores *s) {
   s->macro_f1 = n_f1 ? f1sum / n_f1 : 0.0;
 }
 
+/* ---- speaker bootstrap ---- */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* the percentile interval of v[0..n) (sorted here) */
+static void interval(double *v, uint32_t n, double level, double *lo, double *hi) {
+  qsort(v, n, sizeof *v, cmp_double);
+  double a = (1.0 - level) / 2.0 * (n - 1), b = (1.0 + level) / 2.0 * (n - 1);
+  *lo = v[(size_t)a];
+  size_t bi = (size_t)b;
+  if ((double)bi < b && bi + 1 < n) bi++;
+  *hi = v[bi];
+}
+
+int ser_confusion_bootstrap(const ser_confusion *groups, uint32_t n_groups, uint32_t resamples,
+                            double level, uint64_t seed, ser_bootstrap *out) {
+  memset(out, 0, sizeof *out);
+  if (!groups || n_groups == 0 || resamples == 0 || !(level > 0 && level < 1)) return -1;
+  uint32_t n = groups[0].n, ng = 0;
+  for (uint32_t g = 0; g < n_groups; g++) {
+    if (groups[g].n != n || !groups[g].m) return -1;
+    for (size_t i = 0; i < (size_t)n * n; i++)
+      if (groups[g].m[i]) {
+        ng++;
+        break;
+      }
+  }
+  if (ng < 2) return -1;
+  const ser_confusion **use = malloc(ng * sizeof *use);
+  double *v = malloc(3 * (size_t)resamples * sizeof *v);
+  ser_confusion sum;
+  if (!use || !v || ser_confusion_init(&sum, n) < 0) {
+    free(use), free(v);
+    return -1;
+  }
+  ng = 0;
+  for (uint32_t g = 0; g < n_groups; g++)
+    for (size_t i = 0; i < (size_t)n * n; i++)
+      if (groups[g].m[i]) {
+        use[ng++] = &groups[g];
+        break;
+      }
+  ser_rng r;
+  ser_rng_seed(&r, seed);
+  double *wa = v, *ua = v + resamples, *f1 = v + 2 * (size_t)resamples;
+  for (uint32_t k = 0; k < resamples; k++) {
+    memset(sum.m, 0, (size_t)n * n * sizeof *sum.m);
+    for (uint32_t j = 0; j < ng; j++) ser_confusion_merge(&sum, use[ser_rng_below(&r, ng)]);
+    ser_scores s;
+    ser_confusion_scores(&sum, &s);
+    wa[k] = s.wa, ua[k] = s.ua, f1[k] = s.macro_f1;
+  }
+  out->groups = ng;
+  out->resamples = resamples;
+  out->level = level;
+  interval(wa, resamples, level, &out->wa_lo, &out->wa_hi);
+  interval(ua, resamples, level, &out->ua_lo, &out->ua_hi);
+  interval(f1, resamples, level, &out->f1_lo, &out->f1_hi);
+  ser_confusion_free(&sum);
+  free(use), free(v);
+  return 0;
+}
+
 /* ---- names ---- */
 
 static const char *label_of(const char *const *labels, uint32_t i, char *buf, size_t n) {
@@ -140,6 +206,11 @@ static void json_string(FILE *f, const char *s) {
 }
 
 void ser_report_json(FILE *f, const ser_confusion *c, const char *const *labels) {
+  ser_report_json_bootstrap(f, c, labels, NULL);
+}
+
+void ser_report_json_bootstrap(FILE *f, const ser_confusion *c, const char *const *labels,
+                               const ser_bootstrap *b) {
   if (!f || !c || !c->m) return;
   ser_scores s;
   ser_confusion_scores(c, &s);
@@ -165,7 +236,12 @@ void ser_report_json(FILE *f, const ser_confusion *c, const char *const *labels)
     fprintf(f, ":{\"recall\":%.6f,\"precision\":%.6f,\"f1\":%.6f,\"support\":%llu}", s.recall[i],
             s.precision[i], s.f1[i], (unsigned long long)s.support[i]);
   }
-  fputs("}}\n", f);
+  fputc('}', f);
+  if (b && b->resamples)
+    fprintf(f, ",\"bootstrap\":{\"groups\":%u,\"resamples\":%u,\"level\":%.4f,\"wa\":[%.6f,%.6f],"
+               "\"ua\":[%.6f,%.6f],\"macro_f1\":[%.6f,%.6f]}",
+            b->groups, b->resamples, b->level, b->wa_lo, b->wa_hi, b->ua_lo, b->ua_hi, b->f1_lo, b->f1_hi);
+  fputs("}\n", f);
 }
 
 /* ---- SVG ---- */

@@ -189,6 +189,50 @@ int main(void) {
   CHECK(ser_confusion_init(&c3, 0) == -1 && ser_confusion_init(&c3, 65) == -1, "bad sizes");
   ser_confusion_free(&c2);
 
+  /* speaker bootstrap. Two groups whose pooled UA (0.9) lies above both of their own (0.5):
+   * class 0 is recalled 9/9 by A and 0/1 by B, class 1 0/1 by A and 9/9 by B. A resample is
+   * AA, AB or BB (1/4, 1/2, 1/4), so the 95 % interval is exactly [0.5, 0.9]. */
+  ser_confusion g[4];
+  for (int k = 0; k < 4; k++) REQUIRE(ser_confusion_init(&g[k], 2) == 0, "init");
+  for (int k = 0; k < 9; k++) ser_confusion_add(&g[0], 0, 0), ser_confusion_add(&g[1], 1, 1);
+  ser_confusion_add(&g[0], 1, 0);
+  ser_confusion_add(&g[1], 0, 1);
+  /* g[2] stays empty: a speaker without test clips is not drawn */
+  ser_bootstrap b, b2;
+  REQUIRE(ser_confusion_bootstrap(g, 3, 2000, 0.95, 7, &b) == 0, "bootstrap");
+  CHECK(b.groups == 2 && b.resamples == 2000 && b.level == 0.95, "bootstrap groups %u", b.groups);
+  CHECK(NEAR(b.ua_lo, 0.5) && NEAR(b.ua_hi, 0.9), "ua interval %f %f", b.ua_lo, b.ua_hi);
+  CHECK(NEAR(b.wa_lo, 0.9) && NEAR(b.wa_hi, 0.9), "wa interval %f %f", b.wa_lo, b.wa_hi);
+  REQUIRE(ser_confusion_bootstrap(g, 3, 2000, 0.95, 7, &b2) == 0, "bootstrap again");
+  CHECK(!memcmp(&b, &b2, sizeof b), "bootstrap not deterministic for a seed");
+  /* identical groups: no spread */
+  REQUIRE(ser_confusion_merge(&g[2], &g[0]) == 0, "merge");
+  REQUIRE(ser_confusion_bootstrap((ser_confusion[]){g[0], g[2]}, 2, 500, 0.95, 3, &b2) == 0, "same groups");
+  CHECK(NEAR(b2.ua_lo, 0.5) && NEAR(b2.ua_hi, 0.5) && NEAR(b2.wa_lo, 0.9) && NEAR(b2.wa_hi, 0.9),
+        "identical groups %f %f", b2.ua_lo, b2.ua_hi);
+  /* refused: one group with examples, sizes that differ, bad level or count */
+  CHECK(ser_confusion_bootstrap(g, 1, 100, 0.95, 1, &b2) == -1, "one group");
+  REQUIRE(ser_confusion_init(&g[3], 3) == 0, "init");
+  ser_confusion_add(&g[3], 0, 0);
+  CHECK(ser_confusion_bootstrap(&g[2], 2, 100, 0.95, 1, &b2) == -1, "sizes differ");
+  CHECK(ser_confusion_bootstrap(g, 2, 0, 0.95, 1, &b2) == -1 && ser_confusion_bootstrap(g, 2, 100, 1.0, 1, &b2) == -1 &&
+        ser_confusion_bootstrap(g, 2, 100, 0.0, 1, &b2) == -1, "bad count or level");
+  /* JSON with the interval */
+  {
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *mf = open_memstream(&buf, &blen);
+    REQUIRE(mf, "open_memstream");
+    ser_report_json_bootstrap(mf, &c, labels, &b);
+    fclose(mf);
+    CHECK(json_valid(buf), "invalid JSON with bootstrap: %s", buf);
+    CHECK(strstr(buf, "\"bootstrap\":{\"groups\":2,\"resamples\":2000,\"level\":0.9500,\"wa\":[0.900000,0.900000],"
+                      "\"ua\":[0.500000,0.900000]"),
+          "bootstrap JSON: %s", buf);
+    free(buf);
+  }
+  for (int k = 0; k < 4; k++) ser_confusion_free(&g[k]);
+
   /* text */
   char *txt = capture(ser_report_text, &c, labels);
   CHECK(strstr(txt, "WA 0.6875  UA 0.6944  macro-F1 0.6881"), "text summary:\n%s", txt);

@@ -58,6 +58,30 @@ expect 0 "eval kfold" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --js
 [ "$(grep -c '^fold ' "$tmp/out")" = 2 ] || no "expected 2 fold lines: $(cat "$tmp/out")"
 grep -q '"ua"' "$tmp/r.json" 2>/dev/null || grep -qi 'ua' "$tmp/r.json" || no "json report lacks UA"
 grep -q "<svg" "$tmp/r.svg" || no "svg report missing"
+# the speaker bootstrap over the 2 test speakers, in text and JSON
+grep -Eq '^95 % interval with other speakers \(the 2 test speakers drawn with replacement, 2000 resamples\): WA [0-9.]+-[0-9.]+  UA [0-9.]+-[0-9.]+' "$tmp/out" ||
+  no "no speaker interval line: $(tail -3 "$tmp/out")"
+/usr/bin/env python3 - "$tmp/r.json" "$tmp/pred.csv" <<'PY' || no "JSON bootstrap interval wrong: $(cat "$tmp/r.json")"
+# with 2 speakers A and B a resample is AA, AB or BB, so the 95 % interval runs from the
+# lowest to the highest of the three pooled scores, computed here from the --predictions rows
+import csv, json, sys
+d = json.load(open(sys.argv[1])); b = d["bootstrap"]
+rows = list(csv.DictReader(open(sys.argv[2])))
+def scores(groups):
+    rs = [r for g in groups for r in rows if r["speaker"] == g]
+    wa = sum(r["label"] == r["predicted"] for r in rs) / len(rs)
+    rec = []
+    for c in ("neutral", "angry"):
+        rc = [r for r in rs if r["label"] == c]
+        if rc: rec.append(sum(r["predicted"] == c for r in rc) / len(rc))
+    return wa, sum(rec) / len(rec)
+v = [scores(g) for g in (["emodb:03"] * 2, ["emodb:03", "emodb:09"], ["emodb:09"] * 2)]
+assert b["groups"] == 2 and b["resamples"] == 2000 and abs(b["level"] - 0.95) < 1e-9, b
+for i, k in enumerate(("wa", "ua")):
+    want = [min(x[i] for x in v), max(x[i] for x in v)]
+    assert all(abs(p - q) < 1e-5 for p, q in zip(b[k], want)), (k, b[k], want)
+assert 0 <= b["macro_f1"][0] <= b["macro_f1"][1] <= 1, b
+PY
 # --predictions: one row per test clip, predicted = the top score, and the rows give the printed WA
 awk -F, -v wa="$(grep '^WA' "$tmp/out" | awk '{print $2}')" '
   NR == 1 { ok = ($0 == "fold,path,copy,speaker,label,predicted,neutral,angry"); next }

@@ -70,7 +70,10 @@ grep -q "feature_norm: speaker" "$tmp/info" || no "model lacks feature_norm meta
 expect 0 "eval --model --norm speaker" "$SER" eval --model "$tmp/s.sermodel" --norm speaker --cache "$tmp/cache" "$tmp/m.csv"
 grep -q "warning" "$tmp/err" && no "matching --norm warned: $(cat "$tmp/err")"
 grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --model --norm speaker: $(cat "$tmp/out")"
-expect 0 "eval --model, global" "$SER" eval --model "$tmp/s.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
+expect 0 "eval --model, no --norm" "$SER" eval --model "$tmp/s.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
+grep -q "warning" "$tmp/err" && no "eval --model of a speaker model without --norm warned: $(cat "$tmp/err")"
+grep -q "^ser eval: --norm speaker: every" "$tmp/out" || no "eval --model did not take --norm speaker: $(head -3 "$tmp/out")"
+expect 0 "eval --model, global" "$SER" eval --model "$tmp/s.sermodel" --norm global --cache "$tmp/cache" "$tmp/m.csv"
 grep -q "trained with --norm speaker, evaluated with --norm global" "$tmp/err" || no "no mismatch warning: $(cat "$tmp/err")"
 # --norm-clips K: statistics from K other clips of the speaker; deterministic; bad values refused
 expect 1 "bad --norm-clips" "$SER" eval --norm speaker --norm-clips many "$D/emodb"
@@ -107,7 +110,13 @@ grep -q "^speaker normalisation: running, memory 30 s of speech, prior worth 3 s
 expect 0 "eval --model --norm running" "$SER" eval --model "$tmp/r.sermodel" --norm running --cache "$tmp/cache" "$tmp/m.csv"
 grep -q "warning" "$tmp/err" && no "matching --norm running warned: $(cat "$tmp/err")"
 grep -q '^WA .* (16 examples' "$tmp/out" || no "eval --model --norm running: $(cat "$tmp/out")"
-expect 0 "eval --model of a running model, global" "$SER" eval --model "$tmp/r.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
+grep '^WA' "$tmp/out" > "$tmp/wa-running"
+# without --norm, eval --model uses the model's own normalisation: the same report, no warning
+expect 0 "eval --model of a running model, no --norm" "$SER" eval --model "$tmp/r.sermodel" --cache "$tmp/cache" "$tmp/m.csv"
+grep -q "warning" "$tmp/err" && no "eval --model without --norm warned: $(cat "$tmp/err")"
+grep -q "^ser eval: --norm running: .*(the model's prior" "$tmp/out" || no "eval --model did not take the model's --norm: $(head -3 "$tmp/out")"
+grep '^WA' "$tmp/out" | cmp -s - "$tmp/wa-running" || no "eval --model without --norm differs from --norm running"
+expect 0 "eval --model of a running model, global" "$SER" eval --model "$tmp/r.sermodel" --norm global --cache "$tmp/cache" "$tmp/m.csv"
 grep -q "trained with --norm running, evaluated with --norm global" "$tmp/err" || no "no mismatch warning: $(cat "$tmp/err")"
 # ser classify applies it (the element's tests cover the stream behaviour)
 expect 0 "classify a running model" "$SER" classify --model "$tmp/r.sermodel" "$D/emodb/wav/03a01Wa.wav"

@@ -44,6 +44,24 @@ void ser_report_text(FILE *f, const ser_confusion *c, const char *const *labels)
 void ser_report_json(FILE *f, const ser_confusion *c, const char *const *labels);
 int ser_report_svg(const char *path, const ser_confusion *c,
                    const char *const *labels, const char *title, ser_error *err);
+/* Added: how far the scores could move with other speakers. Whole groups (the
+ * test speakers: one confusion matrix each, all of the same size) are drawn
+ * with replacement, as many as there are groups with examples, and WA, UA and
+ * macro F1 of every resample's summed matrix give percentile intervals. */
+typedef struct ser_bootstrap {
+  uint32_t groups;      /* groups with examples (those that were drawn) */
+  uint32_t resamples;
+  double level;         /* e.g. 0.95 */
+  double wa_lo, wa_hi, ua_lo, ua_hi, f1_lo, f1_hi;
+} ser_bootstrap;
+
+/* resamples >= 1, level in (0, 1); deterministic for a seed. -1 if fewer than
+ * 2 groups have examples, the sizes differ, or out of memory. */
+int ser_confusion_bootstrap(const ser_confusion *groups, uint32_t n_groups, uint32_t resamples,
+                            double level, uint64_t seed, ser_bootstrap *out);
+/* Added: ser_report_json with a "bootstrap" object when b is not NULL. */
+void ser_report_json_bootstrap(FILE *f, const ser_confusion *c, const char *const *labels,
+                               const ser_bootstrap *b);
 /* Added: the same SVG written to an open stream. */
 void ser_report_svg_file(FILE *f, const ser_confusion *c, const char *const *labels,
                          const char *title);
