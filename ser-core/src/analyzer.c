@@ -441,15 +441,6 @@ static float speech_level(float *lev, uint32_t n) {
   return (float)(s / k);
 }
 
-static void softmax_inplace(float *p, uint32_t n) {
-  float mx = p[0];
-  for (uint32_t i = 1; i < n; i++)
-    if (p[i] > mx) mx = p[i];
-  double s = 0;
-  for (uint32_t i = 0; i < n; i++) s += (p[i] = expf(p[i] - mx));
-  for (uint32_t i = 0; i < n; i++) p[i] = (float)(p[i] / s);
-}
-
 /* speaker_s: what the speaker normaliser had heard at the window's last
  * frame (-1: none) */
 static void deliver(ser_analyzer *a, uint64_t start, uint64_t len, float level, float speaker_s,
@@ -512,7 +503,6 @@ static void run_temporal(ser_analyzer *a, uint64_t start, uint64_t len, uint64_t
       a->st.errors++;
     }
   }
-  (void)softmax_inplace;
   const float spk = a->spk && nf ? a->hring[(fa + nf - 1) % a->fcap] : -1.0f;
   deliver(a, start, len, level, spk, tail, fn, user);
 }
