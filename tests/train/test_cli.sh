@@ -92,6 +92,14 @@ awk -F, -v wa="$(grep '^WA' "$tmp/out" | awk '{print $2}')" '
         if (!ok || bad || nf != 2 || n < 40 || (c / n - wa) > 1e-4 || (wa - c / n) > 1e-4) {
           printf "header ok %d, %d rows, %d folds, %d bad, acc %.4f vs WA %s\n", ok, n, nf, bad, c / n, wa; exit 1 } }
 ' "$tmp/pred.csv" || no "--predictions rows disagree with the report"
+# scripts/ensemble.py on the same file twice: the ensemble is that run, with ser eval's WA and UA
+if [ -n "${SER_SOURCE_ROOT:-}" ]; then
+  /usr/bin/env python3 "$SER_SOURCE_ROOT/scripts/ensemble.py" "$tmp/pred.csv" "$tmp/pred.csv" > "$tmp/ens" ||
+    no "ensemble.py failed: $(cat "$tmp/ens")"
+  want=$(awk '/^WA/ { printf "WA %5.1f UA %5.1f", 100 * $2, 100 * $4 }' "$tmp/out")
+  got=$(awk '/^ensemble of 2/ { printf "WA %5.1f UA %5.1f", $7, $10 }' "$tmp/ens")
+  [ -n "$want" ] && [ "$want" = "$got" ] || no "ensemble.py: '$got', ser eval: '$want': $(cat "$tmp/ens")"
+fi
 expect 2 "eval --predictions unwritable" "$SER" eval "${common[@]}" --predictions "$tmp/no/such/dir/p.csv" "$D/emodb"
 grep -q "no/such/dir/p.csv: cannot write" "$tmp/err" || no "--predictions error does not name the file: $(cat "$tmp/err")"
 
