@@ -598,7 +598,7 @@ report:
             boot.groups, boot.resamples, boot.wa_lo, boot.wa_hi, boot.ua_lo, boot.ua_hi, boot.f1_lo, boot.f1_hi);
   else {
     memset(&boot, 0, sizeof boot);
-    fprintf(stdout, "(one test speaker: no interval over speakers)\n");
+    fprintf(stdout, "(fewer than 2 test speakers: no interval over speakers)\n");
   }
   if (json) {
     FILE *f = fopen(json, "w");

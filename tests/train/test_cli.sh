@@ -100,6 +100,11 @@ if [ -n "${SER_SOURCE_ROOT:-}" ]; then
   got=$(awk '/^ensemble of 2/ { printf "WA %5.1f UA %5.1f", $7, $10 }' "$tmp/ens")
   [ -n "$want" ] && [ "$want" = "$got" ] || no "ensemble.py: '$got', ser eval: '$want': $(cat "$tmp/ens")"
 fi
+# one test speaker: no interval, and the JSON says nothing of one
+expect 0 "eval one test speaker" "$SER" eval "${common[@]}" --protocol speakers --test-speakers emodb:09 \
+  --json "$tmp/one.json" "$D/emodb"
+grep -q "^(fewer than 2 test speakers: no interval over speakers)" "$tmp/out" || no "one test speaker: $(tail -2 "$tmp/out")"
+grep -q "bootstrap" "$tmp/one.json" && no "one test speaker: JSON has a bootstrap: $(cat "$tmp/one.json")"
 expect 2 "eval --predictions unwritable" "$SER" eval "${common[@]}" --predictions "$tmp/no/such/dir/p.csv" "$D/emodb"
 grep -q "no/such/dir/p.csv: cannot write" "$tmp/err" || no "--predictions error does not name the file: $(cat "$tmp/err")"
 
