@@ -85,7 +85,6 @@ static void json_str(FILE *o, const char *s) {
   fputc('"', o);
 }
 
-
 static void vtt_time(FILE *o, double t) {
   if (t < 0) t = 0;
   long ms = lround(t * 1000);

@@ -229,6 +229,7 @@ out:
 int cmd_eval(int argc, char **argv) {
   tc_opts o;
   tc_opts_init(&o);
+  const char *model_norm = "global"; /* --model: its feature_norm metadata */
   const char *protocol = "loso", *model = NULL, *json = NULL, *svg = NULL, *test_spk = NULL, *preds = NULL;
   uint32_t folds = 5;
   int aug_given = 0, val_given = 0, norm_given = 0;
@@ -341,11 +342,10 @@ int cmd_eval(int argc, char **argv) {
     for (uint32_t k = 0; k < mspec.n_labels && k < TC_MAX_LABELS; k++) o.labels[k] = strdup(mspec.labels[k]);
     o.n_labels = mspec.n_labels;
     o.feat = mspec.feat;
-    if (!norm_given) /* the normalisation the model was trained with */
-      for (uint32_t k = 0; k < mspec.n_meta; k++)
-        if (!strcmp(mspec.meta_keys[k], "feature_norm"))
-          for (int nm = TC_NORM_GLOBAL; nm <= TC_NORM_RUNNING; nm++)
-            if (!strcmp(mspec.meta_values[k], tc_norm_name(nm))) o.norm = nm;
+    for (uint32_t k = 0; k < mspec.n_meta; k++)
+      if (!strcmp(mspec.meta_keys[k], "feature_norm")) model_norm = mspec.meta_values[k];
+    /* without --norm, the normalisation the model was trained with */
+    if (!norm_given && tc_norm_parse(model_norm) >= 0) o.norm = tc_norm_parse(model_norm);
   } else if (tc_finalize(&o, "eval") < 0) {
     tc_opts_free(&o);
     free(extra);
@@ -420,14 +420,10 @@ int cmd_eval(int argc, char **argv) {
     free(pm), free(acc);
     if (src < 0) goto out;
   }
-  if (model) { /* a model trained with another --norm expects other inputs */
-    const char *mn = "global";
-    for (uint32_t k = 0; k < mspec.n_meta; k++)
-      if (!strcmp(mspec.meta_keys[k], "feature_norm")) mn = mspec.meta_values[k];
-    if (strcmp(mn, tc_norm_name(o.norm)))
-      fprintf(stderr, "ser eval: warning: %s was trained with --norm %s, evaluated with --norm %s\n", model, mn,
-              tc_norm_name(o.norm));
-  }
+  /* a model trained with another --norm expects other inputs */
+  if (model && strcmp(model_norm, tc_norm_name(o.norm)))
+    fprintf(stderr, "ser eval: warning: %s was trained with --norm %s, evaluated with --norm %s\n", model,
+            model_norm, tc_norm_name(o.norm));
   ser_confusion total, alt;
   ser_confusion_init(&total, o.n_labels);
   ser_confusion_init(&alt, o.n_labels);
@@ -438,8 +434,8 @@ int cmd_eval(int argc, char **argv) {
   unsigned char *mark = calloc(d.n_speakers + 1, 1);
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
   spk_total = calloc(d.n_speakers + 1, sizeof *spk_total);
-  for (uint32_t s = 0; spk_total && s < d.n_speakers; s++)
-    if (ser_confusion_init(&spk_total[s], o.n_labels) < 0) {
+  for (uint32_t s = 0; s < d.n_speakers; s++)
+    if (!spk_total || ser_confusion_init(&spk_total[s], o.n_labels) < 0) {
       fprintf(stderr, "ser eval: out of memory\n");
       goto done;
     }
@@ -592,7 +588,7 @@ report:
             sa.ua, sa.macro_f1);
   }
   ser_bootstrap boot;
-  if (spk_total && ser_confusion_bootstrap(spk_total, d.n_speakers, 2000, 0.95, o.train.seed, &boot) == 0)
+  if (ser_confusion_bootstrap(spk_total, d.n_speakers, 2000, 0.95, o.train.seed, &boot) == 0)
     fprintf(stdout, "95 %% interval with other speakers (the %u test speakers drawn with replacement, %u resamples): "
                     "WA %.4f-%.4f  UA %.4f-%.4f  macro-F1 %.4f-%.4f\n",
             boot.groups, boot.resamples, boot.wa_lo, boot.wa_hi, boot.ua_lo, boot.ua_hi, boot.f1_lo, boot.f1_hi);

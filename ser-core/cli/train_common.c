@@ -379,11 +379,7 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     o->meta_kv[o->n_meta++] = (char *)val;
   } else if (!strcmp(a, "--norm")) {
     NEED();
-    if (!strcmp(val, "global")) o->norm = TC_NORM_GLOBAL;
-    else if (!strcmp(val, "speaker")) o->norm = TC_NORM_SPEAKER;
-    else if (!strcmp(val, "utterance")) o->norm = TC_NORM_UTTERANCE;
-    else if (!strcmp(val, "running")) o->norm = TC_NORM_RUNNING;
-    else BAD();
+    if ((o->norm = tc_norm_parse(val)) < 0) BAD();
   } else if (!strcmp(a, "--speaker-memory")) {
     NEED();
     if (parse_f(val, &o->spk.memory_s) < 0 || !(o->spk.memory_s >= 0 && o->spk.memory_s <= 1e6f)) BAD();
@@ -583,6 +579,12 @@ const char *tc_norm_name(int norm) {
          : norm == TC_NORM_UTTERANCE ? "utterance"
          : norm == TC_NORM_RUNNING   ? "running"
                                      : "global";
+}
+
+int tc_norm_parse(const char *s) {
+  for (int n = TC_NORM_GLOBAL; n <= TC_NORM_RUNNING; n++)
+    if (!strcmp(s, tc_norm_name(n))) return n;
+  return -1;
 }
 
 /* --norm running: every speaker's gated statistics over all its clips */

@@ -13,6 +13,8 @@
  * (global) statistics. */
 enum { TC_NORM_GLOBAL = 0, TC_NORM_SPEAKER = 1, TC_NORM_UTTERANCE = 2, TC_NORM_RUNNING = 3 };
 const char *tc_norm_name(int norm);
+/* The TC_NORM_* named s (as tc_norm_name writes it), or -1. */
+int tc_norm_parse(const char *s);
 
 typedef struct tc_opts {
   /* model */

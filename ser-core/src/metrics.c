@@ -93,30 +93,22 @@ int ser_confusion_bootstrap(const ser_confusion *groups, uint32_t n_groups, uint
                             double level, uint64_t seed, ser_bootstrap *out) {
   memset(out, 0, sizeof *out);
   if (!groups || n_groups == 0 || resamples == 0 || !(level > 0 && level < 1)) return -1;
-  uint32_t n = groups[0].n, ng = 0;
+  const uint32_t n = groups[0].n;
+  const ser_confusion **use = malloc(n_groups * sizeof *use); /* the groups with examples */
+  double *v = NULL;
+  ser_confusion sum = {0, NULL};
+  uint32_t ng = 0;
+  int rc = -1;
+  if (!use) return -1;
   for (uint32_t g = 0; g < n_groups; g++) {
-    if (groups[g].n != n || !groups[g].m) return -1;
-    for (size_t i = 0; i < (size_t)n * n; i++)
-      if (groups[g].m[i]) {
-        ng++;
-        break;
-      }
-  }
-  if (ng < 2) return -1;
-  const ser_confusion **use = malloc(ng * sizeof *use);
-  double *v = malloc(3 * (size_t)resamples * sizeof *v);
-  ser_confusion sum;
-  if (!use || !v || ser_confusion_init(&sum, n) < 0) {
-    free(use), free(v);
-    return -1;
-  }
-  ng = 0;
-  for (uint32_t g = 0; g < n_groups; g++)
+    if (groups[g].n != n || !groups[g].m) goto out;
     for (size_t i = 0; i < (size_t)n * n; i++)
       if (groups[g].m[i]) {
         use[ng++] = &groups[g];
         break;
       }
+  }
+  if (ng < 2 || !(v = malloc(3 * (size_t)resamples * sizeof *v)) || ser_confusion_init(&sum, n) < 0) goto out;
   ser_rng r;
   ser_rng_seed(&r, seed);
   double *wa = v, *ua = v + resamples, *f1 = v + 2 * (size_t)resamples;
@@ -133,9 +125,11 @@ int ser_confusion_bootstrap(const ser_confusion *groups, uint32_t n_groups, uint
   interval(wa, resamples, level, &out->wa_lo, &out->wa_hi);
   interval(ua, resamples, level, &out->ua_lo, &out->ua_hi);
   interval(f1, resamples, level, &out->f1_lo, &out->f1_hi);
+  rc = 0;
+out:
   ser_confusion_free(&sum);
   free(use), free(v);
-  return 0;
+  return rc;
 }
 
 /* ---- names ---- */
