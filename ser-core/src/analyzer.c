@@ -43,14 +43,16 @@ struct ser_analyzer {
   float *clip, *fen;
   uint32_t fen_cap;
 
-  /* inference */
-  ser_net *net;
-  uint32_t net_frames; /* capacity of net and xwin */
+  /* inference: one context (and convolution-sharing state) per network of
+   * the model; an ensemble's scores are the mean of its networks' */
+  uint32_t n_nets;
+  ser_net *net[SER_MAX_NETS];
+  ser_reuse *ru[SER_MAX_NETS];
+  uint32_t net_frames; /* capacity of the nets and xwin */
   float *xwin;         /* net_frames x dim */
-  float *probs, *sm, *out, *lev;
+  float *probs, *sm, *out, *np, *lev; /* np: one network's scores */
   uint32_t lev_cap;
   int sm_valid;
-  ser_reuse *ru;
   int reuse_on;
 
   /* stream position */
@@ -185,22 +187,25 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
     a->fcap = cap;
   }
   if (nf > a->net_frames) {
-    ser_net *n = ser_net_new(a->m, nf, err);
-    if (!n) return -1;
+    ser_net *n[SER_MAX_NETS] = {0};
     float *x = malloc((size_t)nf * a->dim * sizeof *x);
     float *l = malloc((size_t)nf * sizeof *l);
-    if (!x || !l) {
+    int ok = x && l;
+    for (uint32_t i = 0; ok && i < a->n_nets; i++) ok = (n[i] = ser_net_new(ser_model_net(a->m, i), nf, err)) != NULL;
+    if (!ok) {
       free(x);
       free(l);
-      ser_net_free(n);
-      return ser_fail(err, "window: out of memory");
+      for (uint32_t i = 0; i < a->n_nets; i++) ser_net_free(n[i]);
+      return x && l ? -1 : ser_fail(err, "window: out of memory");
     }
-    ser_reuse_free(a->ru);
-    ser_net_free(a->net);
+    for (uint32_t i = 0; i < a->n_nets; i++) {
+      ser_reuse_free(a->ru[i]);
+      ser_net_free(a->net[i]);
+      a->ru[i] = NULL;
+      a->net[i] = n[i];
+    }
     free(a->xwin);
     free(a->lev);
-    a->ru = NULL;
-    a->net = n;
     a->xwin = x;
     a->lev = l;
     a->net_frames = nf;
@@ -211,8 +216,10 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
 
 /* The convolution-sharing state, when windows overlap (set-up only). */
 static int ensure_reuse(ser_analyzer *a, const ser_analyzer_config *c, ser_error *err) {
-  if (a->paper || a->ru || c->interval >= c->window) return 0;
-  return ser_reuse_new(a->net, a->m, a->net_frames, &a->ru, err);
+  if (a->paper || c->interval >= c->window) return 0;
+  for (uint32_t i = 0; i < a->n_nets; i++)
+    if (!a->ru[i] && ser_reuse_new(a->net[i], ser_model_net(a->m, i), a->net_frames, &a->ru[i], err) < 0) return -1;
+  return 0;
 }
 
 /* The speaker normaliser's memory from the config (set-up only). */
@@ -248,18 +255,21 @@ ser_analyzer *ser_analyzer_new(ser_model *m, const ser_analyzer_config *c,
   a->min_frames = ser_model_min_frames(m);
   a->delay = a->fp.deltas * ((a->fp.delta_width ? a->fp.delta_width : 9) / 2) + 1;
   a->reuse_on = 1;
-  a->probs = calloc(a->n_labels * 3, sizeof(float));
+  a->n_nets = ser_model_n_nets(m);
+  a->probs = calloc(a->n_labels * 4, sizeof(float));
   if (!a->probs) {
     ser_fail(err, "analyzer: out of memory");
     goto fail;
   }
   a->sm = a->probs + a->n_labels;
   a->out = a->sm + a->n_labels;
+  a->np = a->out + a->n_labels;
   if (a->paper) {
-    a->net = ser_net_new(m, a->spec->in_len, err);
+    for (uint32_t i = 0; i < a->n_nets; i++)
+      if (!(a->net[i] = ser_net_new(ser_model_net(m, i), a->spec->in_len, err))) goto fail;
     a->clip = malloc((size_t)a->spec->clip_samples * sizeof(float));
-    if (!a->net || !a->clip) {
-      if (a->net) ser_fail(err, "analyzer: out of memory");
+    if (!a->clip) {
+      ser_fail(err, "analyzer: out of memory");
       goto fail;
     }
   } else {
@@ -303,8 +313,10 @@ fail:
 
 void ser_analyzer_free(ser_analyzer *a) {
   if (!a) return;
-  ser_reuse_free(a->ru);
-  ser_net_free(a->net);
+  for (uint32_t i = 0; i < a->n_nets; i++) {
+    ser_reuse_free(a->ru[i]);
+    ser_net_free(a->net[i]);
+  }
   ser_mfcc_free(a->mfcc);
   ser_spknorm_free(a->spk);
   free(a->nmean);
@@ -358,7 +370,8 @@ void ser_analyzer_reset(ser_analyzer *a) {
   a->last = 0;
   a->have_last = 0;
   a->sm_valid = 0;
-  if (a->ru) ser_reuse_reset(a->ru);
+  for (uint32_t i = 0; i < a->n_nets; i++)
+    if (a->ru[i]) ser_reuse_reset(a->ru[i]);
 }
 
 void ser_analyzer_reset_speaker(ser_analyzer *a) {
@@ -489,19 +502,29 @@ static void run_temporal(ser_analyzer *a, uint64_t start, uint64_t len, uint64_t
   ser_error err;
   for (uint32_t i = 0; i < nf; i++) a->lev[i] = a->ering[(fa + i) % a->fcap];
   float level = speech_level(a->lev, nf);
-  int done = 0;
-  if (a->ru && a->reuse_on && !tail) {
-    done = ser_reuse_window(a->ru, a->fring, a->fcap, a->nfr, a->dim, fa, nf, a->probs) > 0;
-    if (done) a->st.reused++;
-  }
-  if (!done) {
-    for (uint32_t i = 0; i < nf; i++)
-      memcpy(a->xwin + (size_t)i * a->dim, a->fring + ((fa + i) % a->fcap) * a->dim,
-             a->dim * sizeof(float));
-    if (ser_net_forward(a->net, a->xwin, nf, a->probs, &err) < 0) {
-      for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] = 1.0f / a->n_labels;
-      a->st.errors++;
+  int copied = 0, all_reused = 1, failed = 0;
+  for (uint32_t k = 0; k < a->n_nets && !failed; k++) {
+    float *p = k ? a->np : a->probs;
+    int done = a->ru[k] && a->reuse_on && !tail &&
+               ser_reuse_window(a->ru[k], a->fring, a->fcap, a->nfr, a->dim, fa, nf, p) > 0;
+    if (!done) {
+      all_reused = 0;
+      if (!copied)
+        for (uint32_t i = 0; i < nf; i++)
+          memcpy(a->xwin + (size_t)i * a->dim, a->fring + ((fa + i) % a->fcap) * a->dim,
+                 a->dim * sizeof(float));
+      copied = 1;
+      failed = ser_net_forward(a->net[k], a->xwin, nf, p, &err) < 0;
     }
+    if (k)
+      for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] += a->np[i];
+  }
+  if (failed) {
+    for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] = 1.0f / a->n_labels;
+    a->st.errors++;
+  } else {
+    if (all_reused) a->st.reused++;
+    for (uint32_t i = 0; a->n_nets > 1 && i < a->n_labels; i++) a->probs[i] /= (float)a->n_nets;
   }
   const float spk = a->spk && nf ? a->hring[(fa + nf - 1) % a->fcap] : -1.0f;
   deliver(a, start, len, level, spk, tail, fn, user);
@@ -527,9 +550,12 @@ static void run_paper(ser_analyzer *a, uint64_t start, uint64_t len, int tail,
    * features of the zero-padded clip, normalised, frame by frame) */
   float *in = NULL;
   uint32_t nin = 0;
-  int ok = ser_train_clip_input(a->spec, a->clip, clip, 0, &in, &nin, &err) == 0 &&
-           nin == a->spec->in_len &&
-           ser_net_forward(a->net, in, a->spec->in_len, a->probs, &err) == 0;
+  int ok = ser_train_clip_input(a->spec, a->clip, clip, 0, &in, &nin, &err) == 0 && nin == a->spec->in_len;
+  for (uint32_t k = 0; ok && k < a->n_nets; k++) {
+    ok = ser_net_forward(a->net[k], in, a->spec->in_len, k ? a->np : a->probs, &err) == 0;
+    for (uint32_t i = 0; ok && k && i < a->n_labels; i++) a->probs[i] += a->np[i];
+  }
+  for (uint32_t i = 0; ok && a->n_nets > 1 && i < a->n_labels; i++) a->probs[i] /= (float)a->n_nets;
   free(in);
   if (!ok) {
     for (uint32_t i = 0; i < a->n_labels; i++) a->probs[i] = 1.0f / a->n_labels;

@@ -230,6 +230,61 @@ static int check_features(const ser_feature_params *p, ser_error *err) {
   return 0;
 }
 
+/* The network part of ser_model_spec_check, for one network (a view, see
+ * ser_model_spec_net_view); *total counts parameters over all networks. */
+static int check_net(const ser_model_spec *s, uint64_t *total, ser_error *err) {
+  if (s->n_layers < 1 || s->n_layers > SER_MAX_LAYERS)
+    return ser_fail(err, "layers: %u layers, expected 1..%u", s->n_layers, SER_MAX_LAYERS);
+  if (!s->layers) return ser_fail(err, "layers: missing");
+  for (uint32_t i = 0; i < s->n_layers; i++) {
+    const ser_layer *l = &s->layers[i];
+    uint32_t want = ser_layer_param_count(l);
+    if (l->kind >= SER_L_CONV1D && l->kind <= SER_L_SOFTMAX && want > SER_MAX_PARAMS)
+      return ser_fail(err, "layer %u (%s): %u parameters is more than the limit %u", i,
+                      ser_layer_kind_name(l->kind), want, SER_MAX_PARAMS);
+    if (l->n_params != want)
+      return ser_fail(err, "layer %u (%s): has %u parameters, its shape needs %u", i,
+                      ser_layer_kind_name(l->kind), l->n_params, want);
+    if (l->n_params && !l->params)
+      return ser_fail(err, "layer %u (%s): parameters missing", i, ser_layer_kind_name(l->kind));
+    *total += l->n_params;
+    if (*total > SER_MAX_PARAMS)
+      return ser_fail(err, "layers: more than %u parameters in total", SER_MAX_PARAMS);
+    for (uint32_t k = 0; k < l->n_params; k++)
+      if (!isfinite(l->params[k]))
+        return ser_fail(err, "layer %u (%s): parameter %u is not finite", i,
+                        ser_layer_kind_name(l->kind), k);
+    if (l->kind == SER_L_BATCHNORM)
+      for (uint32_t k = 0; k < l->in_ch; k++)
+        if (l->params[3 * l->in_ch + k] < 0.0f)
+          return ser_fail(err, "layer %u (batchnorm): running_var[%u] is negative", i, k);
+  }
+  /* shapes chain: at the default length, and (temporal) at the minimum */
+  if (s->arch == SER_ARCH_TEMPORAL && spec_min_frames(s) > s->in_len)
+    return ser_fail(err, "in_len: default window of %u frames is shorter than the minimum %u", s->in_len,
+                    spec_min_frames(s));
+  uint32_t c = s->in_ch, t = s->in_len;
+  for (uint32_t i = 0; i < s->n_layers; i++) {
+    if (s->arch == SER_ARCH_TEMPORAL && s->layers[i].kind == SER_L_FLATTEN && t != 1)
+      return ser_fail(err, "layer %u (flatten): temporal models need global pooling before flatten "
+                           "(the window length varies)", i);
+    if (ser_layer_out_shape(&s->layers[i], i, c, t, &c, &t, err)) return -1;
+  }
+  if (s->layers[s->n_layers - 1].kind != SER_L_SOFTMAX)
+    return ser_fail(err, "layers: the last layer must be softmax, not %s",
+                    ser_layer_kind_name(s->layers[s->n_layers - 1].kind));
+  if (c != s->n_labels || t != 1)
+    return ser_fail(err, "layers: the network gives %u x %u outputs for %u labels", c, t, s->n_labels);
+  if (s->arch == SER_ARCH_TEMPORAL) {
+    uint32_t m = spec_min_frames(s);
+    c = s->in_ch;
+    t = m;
+    for (uint32_t i = 0; i < s->n_layers; i++)
+      if (ser_layer_out_shape(&s->layers[i], i, c, t, &c, &t, err)) return -1;
+  }
+  return 0;
+}
+
 int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
   if (!s) return ser_fail(err, "model: no spec");
   if (s->arch > SER_ARCH_PAPER)
@@ -278,55 +333,16 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
     }
     if (ser_spknorm_params_check(&s->spk, err) < 0) return -1;
   }
-  if (s->n_layers < 1 || s->n_layers > SER_MAX_LAYERS)
-    return ser_fail(err, "layers: %u layers, expected 1..%u", s->n_layers, SER_MAX_LAYERS);
-  if (!s->layers) return ser_fail(err, "layers: missing");
   uint64_t total = 0;
-  for (uint32_t i = 0; i < s->n_layers; i++) {
-    const ser_layer *l = &s->layers[i];
-    uint32_t want = ser_layer_param_count(l);
-    if (l->kind >= SER_L_CONV1D && l->kind <= SER_L_SOFTMAX && want > SER_MAX_PARAMS)
-      return ser_fail(err, "layer %u (%s): %u parameters is more than the limit %u", i,
-                      ser_layer_kind_name(l->kind), want, SER_MAX_PARAMS);
-    if (l->n_params != want)
-      return ser_fail(err, "layer %u (%s): has %u parameters, its shape needs %u", i,
-                      ser_layer_kind_name(l->kind), l->n_params, want);
-    if (l->n_params && !l->params)
-      return ser_fail(err, "layer %u (%s): parameters missing", i, ser_layer_kind_name(l->kind));
-    total += l->n_params;
-    if (total > SER_MAX_PARAMS)
-      return ser_fail(err, "layers: more than %u parameters in total", SER_MAX_PARAMS);
-    for (uint32_t k = 0; k < l->n_params; k++)
-      if (!isfinite(l->params[k]))
-        return ser_fail(err, "layer %u (%s): parameter %u is not finite", i,
-                        ser_layer_kind_name(l->kind), k);
-    if (l->kind == SER_L_BATCHNORM)
-      for (uint32_t k = 0; k < l->in_ch; k++)
-        if (l->params[3 * l->in_ch + k] < 0.0f)
-          return ser_fail(err, "layer %u (batchnorm): running_var[%u] is negative", i, k);
-  }
-  /* shapes chain: at the default length, and (temporal) at the minimum */
-  if (s->arch == SER_ARCH_TEMPORAL && spec_min_frames(s) > s->in_len)
-    return ser_fail(err, "in_len: default window of %u frames is shorter than the minimum %u", s->in_len,
-                    spec_min_frames(s));
-  uint32_t c = s->in_ch, t = s->in_len;
-  for (uint32_t i = 0; i < s->n_layers; i++) {
-    if (s->arch == SER_ARCH_TEMPORAL && s->layers[i].kind == SER_L_FLATTEN && t != 1)
-      return ser_fail(err, "layer %u (flatten): temporal models need global pooling before flatten "
-                           "(the window length varies)", i);
-    if (ser_layer_out_shape(&s->layers[i], i, c, t, &c, &t, err)) return -1;
-  }
-  if (s->layers[s->n_layers - 1].kind != SER_L_SOFTMAX)
-    return ser_fail(err, "layers: the last layer must be softmax, not %s",
-                    ser_layer_kind_name(s->layers[s->n_layers - 1].kind));
-  if (c != s->n_labels || t != 1)
-    return ser_fail(err, "layers: the network gives %u x %u outputs for %u labels", c, t, s->n_labels);
-  if (s->arch == SER_ARCH_TEMPORAL) {
-    uint32_t m = spec_min_frames(s);
-    c = s->in_ch;
-    t = m;
-    for (uint32_t i = 0; i < s->n_layers; i++)
-      if (ser_layer_out_shape(&s->layers[i], i, c, t, &c, &t, err)) return -1;
+  if (check_net(s, &total, err)) return -1;
+  if (s->n_extra > SER_MAX_NETS - 1)
+    return ser_fail(err, "ensemble: %u networks, at most %u", s->n_extra + 1, SER_MAX_NETS);
+  if (s->n_extra && !s->extra) return ser_fail(err, "ensemble: networks missing");
+  for (uint32_t k = 0; k < s->n_extra; k++) {
+    ser_model_spec v;
+    ser_error e;
+    ser_model_spec_net_view(s, k + 1, &v);
+    if (check_net(&v, &total, &e)) return ser_fail(err, "network %u of %u: %s", k + 2, s->n_extra + 1, e.msg);
   }
   if (s->n_meta > SER_MAX_META) return ser_fail(err, "metadata: %u entries, at most %u", s->n_meta, SER_MAX_META);
   if (s->n_meta && (!s->meta_keys || !s->meta_values)) return ser_fail(err, "metadata: missing");
@@ -355,6 +371,13 @@ void ser_model_spec_clear(ser_model_spec *s) {
   if (s->layers)
     for (uint32_t i = 0; i < s->n_layers; i++) free(s->layers[i].params);
   free(s->layers);
+  if (s->extra)
+    for (uint32_t k = 0; k < s->n_extra; k++) {
+      if (s->extra[k].layers)
+        for (uint32_t i = 0; i < s->extra[k].n_layers; i++) free(s->extra[k].layers[i].params);
+      free(s->extra[k].layers);
+    }
+  free(s->extra);
   for (uint32_t i = 0; i < s->n_meta; i++) {
     if (s->meta_keys) free(s->meta_keys[i]);
     if (s->meta_values) free(s->meta_values[i]);
@@ -377,6 +400,22 @@ static float *dupf(const float *x, size_t n) {
   float *d = malloc(n * sizeof *d);
   if (d) memcpy(d, x, n * sizeof *d);
   return d;
+}
+
+/* Deep copy of a layer list into *dst / *n (nothing when src is empty); -1
+ * when out of memory, with what was copied left in *dst for the caller's
+ * clear. */
+static int copy_layers(ser_layer **dst, uint32_t *n, const ser_layer *src, uint32_t ns) {
+  if (!ns || !src) return 0;
+  if (!(*dst = calloc(ns, sizeof **dst))) return -1;
+  *n = ns;
+  for (uint32_t i = 0; i < ns; i++) {
+    (*dst)[i] = src[i];
+    (*dst)[i].params = NULL;
+    if (src[i].n_params && src[i].params && !((*dst)[i].params = dupf(src[i].params, src[i].n_params)))
+      return -1;
+  }
+  return 0;
 }
 
 int ser_model_spec_copy(ser_model_spec *dst, const ser_model_spec *src, ser_error *err) {
@@ -404,17 +443,13 @@ int ser_model_spec_copy(ser_model_spec *dst, const ser_model_spec *src, ser_erro
   d.spk = src->spk;
   if (src->spk_mean && fdim && !(d.spk_mean = dupf(src->spk_mean, fdim))) goto oom;
   if (src->spk_std && fdim && !(d.spk_std = dupf(src->spk_std, fdim))) goto oom;
-  if (src->n_layers && src->layers) {
-    d.layers = calloc(src->n_layers, sizeof *d.layers);
-    if (!d.layers) goto oom;
-    d.n_layers = src->n_layers;
-    for (uint32_t i = 0; i < src->n_layers; i++) {
-      d.layers[i] = src->layers[i];
-      d.layers[i].params = NULL;
-      if (src->layers[i].n_params && src->layers[i].params &&
-          !(d.layers[i].params = dupf(src->layers[i].params, src->layers[i].n_params)))
+  if (copy_layers(&d.layers, &d.n_layers, src->layers, src->n_layers)) goto oom;
+  if (src->n_extra && src->extra) {
+    if (!(d.extra = calloc(src->n_extra, sizeof *d.extra))) goto oom;
+    d.n_extra = src->n_extra;
+    for (uint32_t k = 0; k < src->n_extra; k++)
+      if (copy_layers(&d.extra[k].layers, &d.extra[k].n_layers, src->extra[k].layers, src->extra[k].n_layers))
         goto oom;
-    }
   }
   if (src->n_meta && src->meta_keys && src->meta_values) {
     d.meta_keys = calloc(src->n_meta, sizeof(char *));
@@ -459,6 +494,61 @@ int ser_model_spec_set_meta(ser_model_spec *s, const char *key, const char *valu
   s->meta_keys[s->n_meta] = kk;
   s->meta_values[s->n_meta] = vv;
   s->n_meta++;
+  return 0;
+}
+
+/* ---- ensembles ---- */
+
+uint32_t ser_model_spec_n_nets(const ser_model_spec *s) { return 1 + (s->extra ? s->n_extra : 0); }
+
+void ser_model_spec_net_view(const ser_model_spec *s, uint32_t i, ser_model_spec *view) {
+  *view = *s;
+  view->n_extra = 0;
+  view->extra = NULL;
+  if (i >= 1 && s->extra && i <= s->n_extra) {
+    view->layers = s->extra[i - 1].layers;
+    view->n_layers = s->extra[i - 1].n_layers;
+  }
+}
+
+static int same_floats(const float *a, const float *b, uint32_t n) {
+  if (!a || !b) return a == b;
+  return !memcmp(a, b, (size_t)n * sizeof *a);
+}
+
+int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error *err) {
+  if (!dst || !src) return ser_fail(err, "ensemble: missing spec");
+  uint32_t fdim = ser_spec_feature_dim(&dst->feat);
+  if (src->arch != dst->arch || src->in_ch != dst->in_ch || src->in_len != dst->in_len ||
+      src->clip_samples != dst->clip_samples)
+    return ser_fail(err, "ensemble: the networks have different architectures or input shapes");
+  if (memcmp(&src->feat, &dst->feat, sizeof src->feat))
+    return ser_fail(err, "ensemble: the networks have different feature parameters");
+  if (src->n_labels != dst->n_labels) return ser_fail(err, "ensemble: the networks have different labels");
+  for (uint32_t i = 0; i < src->n_labels; i++)
+    if (!src->labels || !dst->labels || strcmp(src->labels[i], dst->labels[i]))
+      return ser_fail(err, "ensemble: the networks have different labels (label %u)", i);
+  if (!same_floats(src->norm_mean, dst->norm_mean, fdim) || !same_floats(src->norm_std, dst->norm_std, fdim))
+    return ser_fail(err, "ensemble: the networks have different normalisation statistics (NORM)");
+  if (!same_floats(src->spk_mean, dst->spk_mean, fdim) || !same_floats(src->spk_std, dst->spk_std, fdim) ||
+      (src->spk_mean && memcmp(&src->spk, &dst->spk, sizeof src->spk)))
+    return ser_fail(err, "ensemble: the networks have different speaker normalisers (SPKN)");
+  uint32_t add = ser_model_spec_n_nets(src), have = ser_model_spec_n_nets(dst);
+  if (!src->layers || !dst->layers) return ser_fail(err, "ensemble: a network has no layers");
+  if (have + add > SER_MAX_NETS)
+    return ser_fail(err, "ensemble: %u + %u networks, at most %u", have, add, SER_MAX_NETS);
+  ser_layer_list *x = realloc(dst->extra, (size_t)(have - 1 + add) * sizeof *x);
+  if (!x) return ser_fail(err, "ensemble: out of memory");
+  dst->extra = x;
+  x[have - 1].layers = src->layers;
+  x[have - 1].n_layers = src->n_layers;
+  for (uint32_t k = 0; k + 1 < add; k++) x[have + k] = src->extra[k];
+  dst->n_extra = have - 1 + add;
+  free(src->extra);
+  src->layers = NULL;
+  src->n_layers = 0;
+  src->extra = NULL;
+  src->n_extra = 0;
   return 0;
 }
 
@@ -537,6 +627,36 @@ static int pack_convs(ser_model *m) {
   return 0;
 }
 
+static ser_model *compile(ser_model_spec *owned, ser_error *err);
+
+/* An ensemble: every network compiled on its own, as a one-network model
+ * with the shared features, labels and normalisation (no metadata); m
+ * itself runs no operations. Frees m on failure. */
+static ser_model *compile_ensemble(ser_model *m, ser_error *err) {
+  const ser_model_spec *s = &m->spec;
+  m->n_nets = 1 + s->n_extra;
+  m->nets = calloc(m->n_nets, sizeof *m->nets);
+  atomic_init(&m->refs, 1);
+  if (!m->nets) {
+    ser_fail(err, "model: out of memory");
+    ser_model_unref(m);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < m->n_nets; i++) {
+    ser_model_spec v, c;
+    ser_model_spec_net_view(s, i, &v);
+    v.n_meta = 0;
+    v.meta_keys = v.meta_values = NULL;
+    if (ser_model_spec_copy(&c, &v, err) || !(m->nets[i] = compile(&c, err))) {
+      ser_model_unref(m);
+      return NULL;
+    }
+    m->n_params += m->nets[i]->n_params;
+    if (m->nets[i]->min_frames > m->min_frames) m->min_frames = m->nets[i]->min_frames;
+  }
+  return m;
+}
+
 static ser_model *compile(ser_model_spec *owned, ser_error *err) {
   ser_model *m = calloc(1, sizeof *m);
   if (!m) {
@@ -547,6 +667,8 @@ static ser_model *compile(ser_model_spec *owned, ser_error *err) {
   m->spec = *owned;
   memset(owned, 0, sizeof *owned);
   const ser_model_spec *s = &m->spec;
+  m->n_nets = 1;
+  if (s->n_extra) return compile_ensemble(m, err);
   uint64_t nw = 0;
   for (uint32_t i = 0; i < s->n_layers; i++) nw += s->layers[i].n_params;
   m->n_params = nw;
@@ -716,6 +838,9 @@ ser_model *ser_model_ref(ser_model *m) {
 void ser_model_unref(ser_model *m) {
   if (!m) return;
   if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
+  if (m->nets)
+    for (uint32_t i = 0; i < m->n_nets; i++) ser_model_unref(m->nets[i]);
+  free(m->nets);
   ser_model_spec_clear(&m->spec);
   free(m->ops);
   free(m->weights);
@@ -755,12 +880,23 @@ uint64_t ser_model_window_samples(const ser_model *m) {
 
 uint64_t ser_model_n_params(const ser_model *m) { return m->n_params; }
 
+uint32_t ser_model_n_nets(const ser_model *m) { return m->n_nets; }
+
+ser_model *ser_model_net(const ser_model *m, uint32_t i) {
+  if (!m->nets) return i == 0 ? (ser_model *)m : NULL;
+  return i < m->n_nets ? m->nets[i] : NULL;
+}
+
 double ser_model_flops(const ser_model *m, uint32_t frames) {
   const ser_model_spec *s = &m->spec;
   if (s->arch == SER_ARCH_PAPER) frames = s->in_len;
   if (frames < m->min_frames) frames = m->min_frames;
-  uint32_t c = s->in_ch, t = frames;
   double macs = 0;
+  if (m->nets) {
+    for (uint32_t i = 0; i < m->n_nets; i++) macs += ser_model_flops(m->nets[i], frames);
+    return macs;
+  }
+  uint32_t c = s->in_ch, t = frames;
   for (uint32_t i = 0; i < m->n_ops; i++) {
     const ser_op *o = &m->ops[i];
     uint32_t oc, ot;

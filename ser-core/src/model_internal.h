@@ -53,8 +53,12 @@ struct ser_model {
   ser_op *ops;
   float *weights; /* folded parameters for all ops */
   float *packed;  /* packed conv weights (conv_fast.h), or NULL */
-  uint32_t min_frames;
-  uint64_t n_params;
+  uint32_t min_frames; /* an ensemble: the largest of its networks' */
+  uint64_t n_params;   /* an ensemble: all networks' */
+  /* An ensemble (spec.n_extra > 0): its networks compiled one by one as
+   * one-network models (ser_model_net); then n_ops is 0. Else 1 and NULL. */
+  uint32_t n_nets;
+  struct ser_model **nets;
 };
 
 /* Same for a compiled op (never fails for a checked model). */

@@ -200,20 +200,25 @@ static int read_spkn(const ctx *x, cur *c, ser_model_spec *s) {
   return read_floats(x, c, n, "SPKN prior std", &s->spk_std);
 }
 
-static int read_layers(const ctx *x, cur *c, ser_model_spec *s) {
+/* One network's layer list (LAYR, or one of ENSM's). pfx starts every
+ * message ("" for LAYR, "section ENSM: network 2: " for the others);
+ * *total counts weights over all networks. */
+static int read_layer_list(const ctx *x, cur *c, const char *pfx, ser_layer_list *out, uint64_t *total) {
   uint32_t n = 0;
-  if (get_u32(x, c, "layer count", &n)) return -1;
-  if (n < 1 || n > SER_MAX_LAYERS) return FAIL("section LAYR: %u layers, expected 1..%u", n, SER_MAX_LAYERS);
+  char what[96];
+  snprintf(what, sizeof what, "%slayer count", pfx);
+  if (get_u32(x, c, what, &n)) return -1;
+  if (n < 1 || n > SER_MAX_LAYERS)
+    return FAIL("%s%u layers, expected 1..%u", *pfx ? pfx : "section LAYR: ", n, SER_MAX_LAYERS);
   if ((uint64_t)n * LAYER_REC > left(c))
-    return FAIL("truncated: %u layers need at least %u bytes but %zu remain", n, n * LAYER_REC, left(c));
-  s->layers = calloc(n, sizeof *s->layers);
-  if (!s->layers) return FAIL("out of memory");
-  s->n_layers = n;
-  uint64_t total = 0;
+    return FAIL("%struncated: %u layers need at least %u bytes but %zu remain", pfx, n, n * LAYER_REC, left(c));
+  out->layers = calloc(n, sizeof *out->layers);
+  if (!out->layers) return FAIL("out of memory");
+  out->n_layers = n;
   for (uint32_t i = 0; i < n; i++) {
-    ser_layer *l = &s->layers[i];
+    ser_layer *l = &out->layers[i];
     if (left(c) < LAYER_REC)
-      return FAIL("truncated: layer %u needs %u bytes but %zu remain", i, LAYER_REC, left(c));
+      return FAIL("%struncated: layer %u needs %u bytes but %zu remain", pfx, i, LAYER_REC, left(c));
     const uint8_t *p = c->p + c->off;
     l->kind = rd32(p);
     l->in_ch = rd32(p + 4);
@@ -230,31 +235,58 @@ static int read_layers(const ctx *x, cur *c, ser_model_spec *s) {
     c->off += LAYER_REC;
     const char *kn = ser_layer_kind_name(l->kind);
     if (l->kind < SER_L_CONV1D || l->kind > SER_L_SOFTMAX)
-      return FAIL("layer %u: unknown layer kind %u", i, l->kind);
+      return FAIL("%slayer %u: unknown layer kind %u", pfx, i, l->kind);
     /* a dense layer's input is a flattened tensor (the paper network's is
      * 256 x 2376), so it may be as wide as any tensor */
     uint32_t max_in = l->kind == SER_L_DENSE ? SER_MAX_TENSOR : SER_MAX_CH;
     if (l->in_ch > max_in || l->out_ch > SER_MAX_CH)
-      return FAIL("layer %u (%s): %u -> %u channels, the limits are %u -> %u", i, kn, l->in_ch, l->out_ch,
+      return FAIL("%slayer %u (%s): %u -> %u channels, the limits are %u -> %u", pfx, i, kn, l->in_ch, l->out_ch,
                   max_in, SER_MAX_CH);
     if (l->kernel > SER_MAX_KERNEL)
-      return FAIL("layer %u (%s): kernel %u is more than the limit %u", i, kn, l->kernel, SER_MAX_KERNEL);
+      return FAIL("%slayer %u (%s): kernel %u is more than the limit %u", pfx, i, kn, l->kernel, SER_MAX_KERNEL);
     uint32_t want = ser_layer_param_count(l);
     if (want > SER_MAX_PARAMS)
-      return FAIL("layer %u (%s): its shape needs %u weights, more than the limit %u", i, kn, want, SER_MAX_PARAMS);
+      return FAIL("%slayer %u (%s): its shape needs %u weights, more than the limit %u", pfx, i, kn, want, SER_MAX_PARAMS);
     if (l->n_params != want)
-      return FAIL("layer %u (%s): declares %u weights but its shape needs %u", i, kn, l->n_params, want);
-    total += want;
-    if (total > SER_MAX_PARAMS)
-      return FAIL("layer %u (%s): more than %u weights in total", i, kn, SER_MAX_PARAMS);
+      return FAIL("%slayer %u (%s): declares %u weights but its shape needs %u", pfx, i, kn, l->n_params, want);
+    *total += want;
+    if (*total > SER_MAX_PARAMS)
+      return FAIL("%slayer %u (%s): more than %u weights in total", pfx, i, kn, SER_MAX_PARAMS);
     if ((uint64_t)l->n_params * 4 > left(c))
-      return FAIL("truncated: layer %u (%s) declares %u weights but %zu bytes remain", i, kn, l->n_params,
+      return FAIL("%struncated: layer %u (%s) declares %u weights but %zu bytes remain", pfx, i, kn, l->n_params,
                   left(c));
     if (l->n_params) {
-      char what[48];
-      snprintf(what, sizeof what, "layer %u", i);
+      snprintf(what, sizeof what, "%slayer %u", pfx, i);
       if (read_floats(x, c, l->n_params, what, &l->params)) return -1;
     }
+  }
+  return 0;
+}
+
+static int read_layers(const ctx *x, cur *c, ser_model_spec *s, uint64_t *total) {
+  ser_layer_list l = {0, NULL};
+  int r = read_layer_list(x, c, "", &l, total);
+  s->layers = l.layers;
+  s->n_layers = l.n_layers;
+  return r;
+}
+
+/* ENSM: u32 n, then n layer lists as in LAYR (the ensemble's networks 2..n+1) */
+static int read_ensemble(const ctx *x, cur *c, ser_model_spec *s, uint64_t *total) {
+  uint32_t n = 0;
+  if (get_u32(x, c, "network count", &n)) return -1;
+  if (n < 1 || n > SER_MAX_NETS - 1)
+    return FAIL("section ENSM: %u further networks, expected 1..%u", n, SER_MAX_NETS - 1);
+  if ((uint64_t)n * (4 + LAYER_REC) > left(c))
+    return FAIL("truncated: section ENSM: %u networks need at least %u bytes but %zu remain", n,
+                n * (4 + LAYER_REC), left(c));
+  s->extra = calloc(n, sizeof *s->extra);
+  if (!s->extra) return FAIL("out of memory");
+  s->n_extra = n;
+  for (uint32_t k = 0; k < n; k++) {
+    char pfx[64];
+    snprintf(pfx, sizeof pfx, "section ENSM: network %u: ", k + 2);
+    if (read_layer_list(x, c, pfx, &s->extra[k], total)) return -1;
   }
   return 0;
 }
@@ -292,8 +324,8 @@ static void tagname(const uint8_t *p, char out[16]) {
   out[4] = 0;
 }
 
-enum { S_ARCH, S_FEAT, S_LABL, S_NORM, S_SPKN, S_LAYR, S_META, S_N };
-static const char *const sec_tags[S_N] = {"ARCH", "FEAT", "LABL", "NORM", "SPKN", "LAYR", "META"};
+enum { S_ARCH, S_FEAT, S_LABL, S_NORM, S_SPKN, S_LAYR, S_ENSM, S_META, S_N };
+static const char *const sec_tags[S_N] = {"ARCH", "FEAT", "LABL", "NORM", "SPKN", "LAYR", "ENSM", "META"};
 
 static int parse(const ctx *x, const uint8_t *p, size_t n, ser_model_spec *s) {
   if (n < HDR_SIZE) return FAIL("too short to be a model file (%zu bytes)", n);
@@ -338,6 +370,7 @@ static int parse(const ctx *x, const uint8_t *p, size_t n, ser_model_spec *s) {
   for (size_t k = 0; k < sizeof required / sizeof required[0]; k++)
     if (!seen[required[k]]) return FAIL("section %s is missing", sec_tags[required[k]]);
   /* pass 2: the sections, each within its own bounds */
+  uint64_t total = 0; /* weights over all networks */
   for (int k = 0; k < S_N; k++) {
     if (!seen[k]) continue;
     cur c = {p + sec_off[k], sec_len[k], 0};
@@ -348,7 +381,8 @@ static int parse(const ctx *x, const uint8_t *p, size_t n, ser_model_spec *s) {
     case S_LABL: r = read_labels(x, &c, s); break;
     case S_NORM: r = read_norm(x, &c, s); break;
     case S_SPKN: r = read_spkn(x, &c, s); break;
-    case S_LAYR: r = read_layers(x, &c, s); break;
+    case S_LAYR: r = read_layers(x, &c, s, &total); break;
+    case S_ENSM: r = read_ensemble(x, &c, s, &total); break;
     default: r = read_meta(x, &c, s); break;
     }
     if (r) return -1;
@@ -457,6 +491,27 @@ static void putstr(wbuf *b, const char *s) {
   put(b, s, n);
 }
 /* Starts a section; returns the offset of its length field. */
+/* u32 n, then n layer records (LAYR, and each network of ENSM) */
+static void put_layers(wbuf *b, const ser_layer *L, uint32_t n) {
+  put32(b, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const ser_layer *l = &L[i];
+    put32(b, l->kind);
+    put32(b, l->in_ch);
+    put32(b, l->out_ch);
+    put32(b, l->kernel);
+    put32(b, l->stride);
+    put32(b, l->padding);
+    put32(b, l->dilation);
+    put32(b, l->reduction);
+    put32(b, l->mode);
+    putf(b, l->eps);
+    putf(b, l->p);
+    put32(b, l->n_params);
+    for (uint32_t k = 0; k < l->n_params; k++) putf(b, l->params[k]);
+  }
+}
+
 static size_t sec_begin(wbuf *b, const char *tag) {
   put(b, tag, 4);
   size_t at = b->n;
@@ -530,24 +585,14 @@ int ser_model_spec_write_mem(const ser_model_spec *s, void **data, size_t *size,
     sec_end(&b, at);
   }
   at = sec_begin(&b, "LAYR");
-  put32(&b, s->n_layers);
-  for (uint32_t i = 0; i < s->n_layers; i++) {
-    const ser_layer *l = &s->layers[i];
-    put32(&b, l->kind);
-    put32(&b, l->in_ch);
-    put32(&b, l->out_ch);
-    put32(&b, l->kernel);
-    put32(&b, l->stride);
-    put32(&b, l->padding);
-    put32(&b, l->dilation);
-    put32(&b, l->reduction);
-    put32(&b, l->mode);
-    putf(&b, l->eps);
-    putf(&b, l->p);
-    put32(&b, l->n_params);
-    for (uint32_t k = 0; k < l->n_params; k++) putf(&b, l->params[k]);
-  }
+  put_layers(&b, s->layers, s->n_layers);
   sec_end(&b, at);
+  if (s->n_extra) {
+    at = sec_begin(&b, "ENSM");
+    put32(&b, s->n_extra);
+    for (uint32_t k = 0; k < s->n_extra; k++) put_layers(&b, s->extra[k].layers, s->extra[k].n_layers);
+    sec_end(&b, at);
+  }
   if (s->n_meta) {
     at = sec_begin(&b, "META");
     put32(&b, s->n_meta);

@@ -22,6 +22,10 @@ struct ser_net {
   float *col;    /* im2col */
   float *att;    /* attention scratch: channel part, then spatial part */
   uint64_t act_cap, col_cap, att_cap, sp_cap; /* floats in a/b, col, att (channel), att + att_cap (spatial) */
+  /* an ensemble: one context per network, and their scores */
+  uint32_t n_sub;
+  struct ser_net **sub;
+  float *sub_probs;
 };
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -53,8 +57,30 @@ void ser_net_free(ser_net *n) {
   free(n->b);
   free(n->col);
   free(n->att);
+  for (uint32_t i = 0; i < n->n_sub; i++) ser_net_free(n->sub[i]);
+  free(n->sub);
+  free(n->sub_probs);
   ser_model_unref(n->m);
   free(n);
+}
+
+/* An ensemble's context: one per network (each checks its own sizes). */
+static ser_net *ensemble_new(ser_model *m, uint32_t max_frames, ser_error *err) {
+  ser_net *n = calloc(1, sizeof *n);
+  if (!n || !(n->sub = calloc(m->n_nets, sizeof *n->sub)) ||
+      !(n->sub_probs = calloc(m->spec.n_labels, sizeof *n->sub_probs))) {
+    ser_net_free(n);
+    ser_fail(err, "net: out of memory");
+    return NULL;
+  }
+  n->m = ser_model_ref(m);
+  n->max_frames = max_frames;
+  for (; n->n_sub < m->n_nets; n->n_sub++)
+    if (!(n->sub[n->n_sub] = ser_net_new(m->nets[n->n_sub], max_frames, err))) {
+      ser_net_free(n);
+      return NULL;
+    }
+  return n;
 }
 
 ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
@@ -74,6 +100,7 @@ ser_net *ser_net_new(ser_model *m, uint32_t max_frames, ser_error *err) {
     ser_fail(err, "max_frames: %u is more than the limit %u", max_frames, SER_MAX_IN_LEN);
     return NULL;
   }
+  if (m->nets) return ensemble_new(m, max_frames, err);
   /* sizes at the longest input (all sizes grow with the input length) */
   uint64_t act = (uint64_t)s->in_ch * max_frames, col = 0, att = 0, sp = 0;
   uint32_t c = s->in_ch, t = max_frames;
@@ -445,6 +472,15 @@ int ser_net_forward(ser_net *n, const float *x, uint32_t nf, float *probs, ser_e
     if (nf > n->max_frames)
       return ser_fail(err, "input: %u frames is more than this context's maximum of %u", nf, n->max_frames);
   }
+  if (n->n_sub) { /* an ensemble: the mean of its networks' scores */
+    for (uint32_t i = 0; i < n->n_sub; i++) {
+      if (ser_net_forward(n->sub[i], x, nf, i ? n->sub_probs : probs, err) < 0) return -1;
+      if (i)
+        for (uint32_t k = 0; k < s->n_labels; k++) probs[k] += n->sub_probs[k];
+    }
+    for (uint32_t k = 0; k < s->n_labels; k++) probs[k] /= (float)n->n_sub;
+    return 0;
+  }
   float *cur = n->a;
   uint32_t C = s->in_ch, T = nf;
   if (s->arch == SER_ARCH_TEMPORAL && C > 1) {
@@ -483,6 +519,9 @@ int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, con
                                   uint32_t t, int32_t pad_left, int32_t pad_right, float *out, size_t out_cap,
                                   uint32_t *out_c, uint32_t *out_t, ser_error *err) {
   if (!n || !x || !out || !out_c || !out_t) return ser_fail(err, "net: missing argument");
+  if (n->n_sub)
+    return ser_fail(err, "net: an ensemble of %u networks runs layers one network at a time (ser_model_net)",
+                    n->n_sub);
   const ser_model *m = n->m;
   if (first > last || last > m->n_ops)
     return ser_fail(err, "layers: range [%u, %u) outside the %u compiled layers", first, last, m->n_ops);

@@ -221,6 +221,81 @@ static void t_reuse(void) {
   free(x);
 }
 
+/* An ensemble (the model plus a smaller, freshly initialised network and a
+ * rescaled copy): every window's scores are the mean of what each network
+ * gives alone in its own analyzer, with the convolutions of all networks
+ * shared across windows, and equal to whole-window inference. */
+static void t_ensemble(void) {
+  size_t n;
+  float *x = speech(10.0, &n);
+  ser_error e;
+  const ser_model_spec *ms = ser_model_get_spec(M);
+  ser_model_spec sp, small, big;
+  CHECK(ser_model_spec_copy(&sp, ms, &e) == 0 && ser_model_spec_copy(&big, ms, &e) == 0);
+  for (uint32_t i = 0; i < big.n_layers; i++)
+    for (uint32_t k = 0; k < big.layers[i].n_params; k++) big.layers[i].params[k] *= 1.2f;
+  ser_arch_config ac;
+  ser_arch_config_default(&ac, SER_ARCH_TEMPORAL);
+  ac.n_channels = 4;
+  ac.channels[0] = 8, ac.channels[1] = 16, ac.channels[2] = 16, ac.channels[3] = 16;
+  ac.window_s = (float)((double)ser_model_window_samples(M) / ms->feat.sample_rate);
+  CHECK(ser_arch_build(&ac, &ms->feat, (const char *const *)ms->labels, ms->n_labels, 7, &small, &e) == 0);
+  CHECK(small.in_len == sp.in_len);
+  /* the same input as the model's own network: its normalisation and speaker normaliser */
+  ser_model_spec input;
+  CHECK(ser_model_spec_copy(&input, ms, &e) == 0);
+  small.norm_mean = input.norm_mean, small.norm_std = input.norm_std;
+  small.spk_mean = input.spk_mean, small.spk_std = input.spk_std, small.spk = input.spk;
+  input.norm_mean = input.norm_std = input.spk_mean = input.spk_std = NULL;
+  ser_model_spec_clear(&input);
+  ser_model *m1 = ser_model_from_spec(&small, &e), *m2 = ser_model_from_spec(&big, &e);
+  CHECK(m1 && m2);
+  if (ser_model_spec_add_nets(&sp, &small, &e) || ser_model_spec_add_nets(&sp, &big, &e))
+    fprintf(stderr, "add_nets: %s\n", e.msg);
+  CHECK(sp.n_extra == 2);
+  ser_model *ens = ser_model_from_spec(&sp, &e);
+  CHECK(ens && ser_model_n_nets(ens) == 3);
+  ser_model *single[3] = {M, m1, m2};
+  results r[3] = {{0}}, er = {0};
+  for (int k = 0; k < 3; k++) {
+    ser_analyzer *a = ser_analyzer_new(single[k], NULL, &e);
+    CHECK(a);
+    run(a, x, n, 1000, 1, &r[k]);
+    ser_analyzer_free(a);
+  }
+  ser_analyzer *a = ser_analyzer_new(ens, NULL, &e);
+  CHECK(a);
+  run(a, x, n, 1000, 1, &er);
+  ser_analyzer_stats st;
+  ser_analyzer_get_stats(a, &st);
+  float worst = 0, spread = 0;
+  CHECK(er.n > 10 && er.n == r[0].n && er.n == r[1].n && er.n == r[2].n);
+  for (size_t i = 0; i < er.n; i++)
+    for (uint32_t k = 0; k < NL; k++) {
+      float mean = (r[0].r[i].scores[k] + r[1].r[i].scores[k] + r[2].r[i].scores[k]) / 3;
+      worst = fmaxf(worst, fabsf(er.r[i].scores[k] - mean));
+      spread = fmaxf(spread, fabsf(r[0].r[i].scores[k] - r[1].r[i].scores[k]));
+    }
+  CHECK(st.errors == 0 && st.reused + 1 == er.n); /* all but the tail window shared convolutions */
+  ser_model *keep = M;
+  M = ens; /* the isolated reference runs the ensemble's ser_net_forward */
+  float iso = max_diff_vs_isolated(x, n, &er);
+  M = keep;
+  printf("ensemble: 3 networks, %zu windows, max |p - mean of the networks alone| %.3g (networks differ by up to "
+         "%.3g), max |p - isolated| %.3g\n", er.n, worst, spread, iso);
+  CHECK(worst < 1e-5f && spread > 1e-2f && iso < 1e-4f);
+  ser_analyzer_free(a);
+  for (int k = 0; k < 3; k++) results_free(&r[k]);
+  results_free(&er);
+  ser_model_unref(ens);
+  ser_model_unref(m1);
+  ser_model_unref(m2);
+  ser_model_spec_clear(&small);
+  ser_model_spec_clear(&big);
+  ser_model_spec_clear(&sp);
+  free(x);
+}
+
 /* Digital silence and -75 dBFS noise hold no speech; real speech does. */
 static void t_silence(void) {
   ser_analyzer *a = mk(3.0, 0.5, NULL);
@@ -666,7 +741,7 @@ int main(int argc, char **argv) {
                {"silence", t_silence},     {"tail", t_tail},         {"setconfig", t_setconfig},
                {"reset", t_reset_gap_smoothing}, {"shared", t_shared},
                {"paper", t_paper}, {"deltas", t_deltas},
-               {"threads", t_threads}};
+               {"threads", t_threads}, {"ensemble", t_ensemble}};
   M = normalised_model();
   NL = ser_model_n_labels(M);
   int ran = 0;

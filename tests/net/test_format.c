@@ -86,6 +86,13 @@ static int spec_equal(const ser_model_spec *a, const ser_model_spec *b) {
   }
   for (uint32_t i = 0; i < a->n_meta; i++)
     if (strcmp(a->meta_keys[i], b->meta_keys[i]) || strcmp(a->meta_values[i], b->meta_values[i])) return 0;
+  if (a->n_extra != b->n_extra) return 0;
+  for (uint32_t k = 1; k <= a->n_extra; k++) { /* an ensemble's further networks */
+    ser_model_spec va, vb;
+    ser_model_spec_net_view(a, k, &va);
+    ser_model_spec_net_view(b, k, &vb);
+    if (!spec_equal(&va, &vb)) return 0;
+  }
   return 1;
 }
 
@@ -530,8 +537,154 @@ static void test_pitch_field(void) {
   ser_model_spec_clear(&s);
 }
 
+/* Ensembles: networks 2.. in the ENSM section; scores are the mean. */
+static void scale_params(ser_model_spec *s, float f) {
+  for (uint32_t i = 0; i < s->n_layers; i++)
+    for (uint32_t k = 0; k < s->layers[i].n_params; k++) s->layers[i].params[k] *= f;
+}
+
+static void test_ensemble(void) {
+  size_t n0;
+  uint8_t *orig = model_bytes("temporal.sermodel", &n0);
+  ser_model_spec a, b, c, back;
+  ser_error e = {{0}};
+  CHECK(ser_model_spec_read_mem(orig, n0, &a, &e) == 0, "temporal.sermodel: %s", e.msg);
+  CHECK(ser_model_spec_copy(&b, &a, &e) == 0 && ser_model_spec_copy(&c, &a, &e) == 0, "copy: %s", e.msg);
+  scale_params(&b, 0.8f); /* batch norm variances stay positive */
+  scale_params(&c, 1.25f);
+  ser_model *m1 = ser_model_from_spec(&a, &e), *m2 = ser_model_from_spec(&b, &e), *m3 = ser_model_from_spec(&c, &e);
+  CHECK(m1 && m2 && m3, "members: %s", e.msg);
+  uint64_t np1 = m1 ? ser_model_n_params(m1) : 0;
+  double fl1 = m1 ? ser_model_flops(m1, 300) : 0;
+  CHECK(ser_model_spec_n_nets(&a) == 1 && m1 && ser_model_n_nets(m1) == 1 && ser_model_net(m1, 0) == m1 &&
+            ser_model_net(m1, 1) == NULL,
+        "one network");
+  /* add_nets moves b's network (and c's) into a */
+  CHECK(ser_model_spec_add_nets(&a, &b, &e) == 0, "add b: %s", e.msg);
+  CHECK(b.layers == NULL && b.n_layers == 0 && a.n_extra == 1, "b's network moved");
+  CHECK(ser_model_spec_add_nets(&a, &c, &e) == 0, "add c: %s", e.msg);
+  CHECK(ser_model_spec_n_nets(&a) == 3 && ser_model_spec_check(&a, &e) == 0, "3 networks: %s", e.msg);
+  ser_model_spec_clear(&b);
+  ser_model_spec_clear(&c);
+  /* round trip: one ENSM section after LAYR, two networks in it */
+  void *buf = NULL;
+  size_t n = 0;
+  CHECK(ser_model_spec_write_mem(&a, &buf, &n, &e) == 0, "write: %s", e.msg);
+  size_t at = find_sec(buf, n, "ENSM"), lay = find_sec(buf, n, "LAYR");
+  uint32_t lay_len = lay ? get32((uint8_t *)buf + lay + 4) : 0;
+  CHECK(at && lay && at > lay && get32((uint8_t *)buf + at + 12) == 2 &&
+            get32((uint8_t *)buf + at + 4) == 4 + 2 * (lay_len),
+        "ENSM section: count 2, two LAYR bodies");
+  CHECK(n == n0 + 12 + 4 + 2 * (size_t)lay_len, "file size %zu", n);
+  CHECK(ser_model_spec_read_mem(buf, n, &back, &e) == 0, "read: %s", e.msg);
+  CHECK(spec_equal(&a, &back), "ensemble round trip differs");
+  ser_model_spec_clear(&back);
+  ser_model *m = ser_model_load_mem(buf, n, &e);
+  CHECK(m != NULL, "load: %s", e.msg);
+  if (m && m1 && m2 && m3) {
+    CHECK(ser_model_n_nets(m) == 3 && ser_model_net(m, 3) == NULL, "n_nets %u", ser_model_n_nets(m));
+    CHECK(ser_model_n_params(m) == 3 * np1, "n_params %llu, 3 x %llu", (unsigned long long)ser_model_n_params(m),
+          (unsigned long long)np1);
+    CHECK(fabs(ser_model_flops(m, 300) - 3 * fl1) < 1e-6 * fl1, "flops %g vs 3 x %g", ser_model_flops(m, 300), fl1);
+    /* ser_net_forward of the ensemble = the mean of its networks', each run alone */
+    const uint32_t T = 120, d = a.in_ch, L = a.n_labels;
+    float *x = malloc((size_t)T * d * sizeof *x), p[64], q[3][64];
+    for (uint32_t i = 0; i < T * d; i++) x[i] = sinf(0.37f * (float)i) + 0.3f * cosf(0.011f * (float)i * i);
+    ser_net *ne = ser_net_new(m, T, &e);
+    ser_model *ms[3] = {m1, m2, m3};
+    CHECK(ne && ser_net_forward(ne, x, T, p, &e) == 0, "ensemble forward: %s", e.msg);
+    float diff = 0, spread = 0;
+    for (int k = 0; k < 3; k++) {
+      ser_net *nk = ser_net_new(ser_model_net(m, (uint32_t)k), T, &e), *rk = ser_net_new(ms[k], T, &e);
+      float r[64];
+      CHECK(nk && rk && ser_net_forward(nk, x, T, q[k], &e) == 0 && ser_net_forward(rk, x, T, r, &e) == 0,
+            "network %d: %s", k, e.msg);
+      for (uint32_t j = 0; j < L; j++) diff = fmaxf(diff, fabsf(q[k][j] - r[j])); /* ser_model_net(m, k) is member k */
+      ser_net_free(nk);
+      ser_net_free(rk);
+    }
+    for (uint32_t j = 0; j < L; j++) {
+      float mean = (q[0][j] + q[1][j] + q[2][j]) / 3;
+      diff = fmaxf(diff, fabsf(p[j] - mean));
+      spread = fmaxf(spread, fabsf(q[0][j] - q[1][j]));
+    }
+    CHECK(diff < 1e-6f && spread > 1e-3f, "ensemble = mean of members: diff %g, members differ by %g", diff, spread);
+    /* layer ranges run one network at a time */
+    float out[4096];
+    uint32_t oc, ot;
+    CHECK(ne && ser_net_n_layers(ne) == 0 &&
+              ser_net_forward_layers(ne, 0, 1, x, d, T, out, 4096, &oc, &ot, &e) < 0 && strstr(e.msg, "ensemble"),
+          "layer range on an ensemble: %s", e.msg);
+    ser_net_free(ne);
+    free(x);
+    ser_model_unref(m);
+  }
+  /* a reader without ENSM skips it (an unknown tag) and runs network 1 alone */
+  uint8_t *u = malloc(n);
+  memcpy(u, buf, n);
+  memcpy(u + at, "ENSX", 4);
+  refix(u, n);
+  m = ser_model_load_mem(u, n, &e);
+  CHECK(m && ser_model_n_nets(m) == 1 && ser_model_n_params(m) == np1, "unknown tag skipped: %s", e.msg);
+  ser_model_unref(m);
+  /* bad ENSM sections */
+  memcpy(u, buf, n);
+  set32(u + at + 12, 0);
+  refix(u, n);
+  expect_fail(u, n, "section ENSM: 0 further networks", "ENSM count 0");
+  memcpy(u, buf, n);
+  set32(u + at + 12, 16);
+  refix(u, n);
+  expect_fail(u, n, "section ENSM: 16 further networks, expected 1..15", "ENSM count 16");
+  memcpy(u, buf, n);
+  set32(u + at + 12, 3);
+  refix(u, n);
+  expect_fail(u, n, "section ENSM: network 4: ", "ENSM count 3 with 2 networks");
+  memcpy(u, buf, n);
+  set32(u + at + 12, 1);
+  refix(u, n);
+  expect_fail(u, n, "section ENSM: ", "ENSM count 1 with 2 networks");
+  /* network 3's dense layer gives 3 outputs, not the labels' count */
+  ser_model_spec bad;
+  CHECK(ser_model_spec_copy(&bad, &a, &e) == 0, "copy: %s", e.msg);
+  ser_layer_list *l3 = &bad.extra[1];
+  for (uint32_t i = l3->n_layers; i-- > 0;)
+    if (l3->layers[i].kind == SER_L_DENSE) {
+      l3->layers[i].out_ch = 3;
+      l3->layers[i].n_params = ser_layer_param_count(&l3->layers[i]);
+      break;
+    }
+  CHECK(ser_model_spec_check(&bad, &e) < 0 && strstr(e.msg, "network 3 of 3: layers: the network gives 3 x 1"),
+        "a member with the wrong outputs: %s", e.msg);
+  ser_model_spec_clear(&bad);
+  /* members must share features, labels and normalisation */
+  CHECK(ser_model_spec_read_mem(orig, n0, &b, &e) == 0, "reread: %s", e.msg);
+  free(b.labels[0]);
+  b.labels[0] = strdup("other");
+  CHECK(ser_model_spec_add_nets(&a, &b, &e) < 0 && strstr(e.msg, "different labels") && b.layers,
+        "labels differ: %s", e.msg);
+  free(b.labels[0]);
+  b.labels[0] = strdup(a.labels[0]);
+  if (b.norm_mean) {
+    b.norm_mean[0] += 1;
+    CHECK(ser_model_spec_add_nets(&a, &b, &e) < 0 && strstr(e.msg, "NORM"), "NORM differs: %s", e.msg);
+    b.norm_mean[0] -= 1;
+  }
+  b.feat.fmin += 1;
+  CHECK(ser_model_spec_add_nets(&a, &b, &e) < 0 && strstr(e.msg, "feature parameters"), "FEAT differs: %s", e.msg);
+  ser_model_spec_clear(&b);
+  free(u);
+  free(buf);
+  free(orig);
+  ser_model_unref(m1);
+  ser_model_unref(m2);
+  ser_model_unref(m3);
+  ser_model_spec_clear(&a);
+}
+
 int main(void) {
   test_round_trip();
+  test_ensemble();
   test_pitch_field();
   test_bad_files();
   test_spec_check();

@@ -58,6 +58,15 @@ typedef struct ser_layer {
   float *params;     /* owned by the spec */
 } ser_layer;
 
+/* One network: its layers in order. */
+typedef struct ser_layer_list {
+  uint32_t n_layers;
+  ser_layer *layers; /* owned by the spec */
+} ser_layer_list;
+
+/* Networks in one model at most (an ensemble; see n_extra below). */
+#define SER_MAX_NETS 16u
+
 /* An editable, fully-described model (what the file holds). */
 typedef struct ser_model_spec {
   uint32_t arch;            /* ser_arch */
@@ -81,6 +90,12 @@ typedef struct ser_model_spec {
   uint32_t n_meta;          /* free-form metadata: name, corpora, protocol, metrics, date... */
   char **meta_keys;
   char **meta_values;
+  /* An ensemble (the file's ENSM section): n_extra further networks
+   * (0..SER_MAX_NETS-1) over the same normalised input, each built like
+   * `layers` and ending in a softmax over the same labels. The model's
+   * scores are the mean of the 1 + n_extra networks' outputs. */
+  uint32_t n_extra;
+  ser_layer_list *extra;
 } ser_model_spec;
 
 /* Number of parameters a layer of this kind/shape must carry (0 if none). */
@@ -105,6 +120,17 @@ int ser_model_spec_copy(ser_model_spec *dst, const ser_model_spec *src, ser_erro
 void ser_model_spec_clear(ser_model_spec *s);
 /* Add or replace a metadata entry. */
 int ser_model_spec_set_meta(ser_model_spec *s, const char *key, const char *value);
+/* Networks in a spec: 1 + n_extra. */
+uint32_t ser_model_spec_n_nets(const ser_model_spec *s);
+/* A read-only view of network i (0 = `layers`) as a one-network spec: a
+ * shallow copy of s with that network's layers and no others. Borrowed
+ * from s: never clear it; valid while s is unchanged. */
+void ser_model_spec_net_view(const ser_model_spec *s, uint32_t i, ser_model_spec *view);
+/* Makes src's networks further members of dst's ensemble, moving them out
+ * of src (src keeps everything else; clear it afterwards). The two must
+ * have the same architecture, features, labels, input and normalisation
+ * (the networks see the same input); otherwise -1 naming the difference. */
+int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error *err);
 
 /* A loaded model: immutable, reference-counted, shareable between threads.
  * Batch norm is folded into the preceding conv/dense at load time. */
@@ -129,7 +155,13 @@ uint32_t ser_model_min_frames(const ser_model *m);
 /* Default analysis window, in samples at the model's rate. */
 uint64_t ser_model_window_samples(const ser_model *m);
 uint64_t ser_model_n_params(const ser_model *m);
-/* Multiply-adds of one forward pass over `frames` frames. */
+/* Networks the model averages (1, or the ensemble's size). */
+uint32_t ser_model_n_nets(const ser_model *m);
+/* Network i alone, as a model with the same features, labels and
+ * normalisation (borrowed: valid while m is; ser_model_ref it to keep it),
+ * or NULL when i is out of range. A one-network model returns itself. */
+ser_model *ser_model_net(const ser_model *m, uint32_t i);
+/* Multiply-adds of one forward pass over `frames` frames (all networks). */
 double ser_model_flops(const ser_model *m, uint32_t frames);
 
 #ifdef __cplusplus

@@ -19,12 +19,14 @@ void ser_net_free(ser_net *n);
 
 /* x: network input, time-major: n_frames rows of in_ch floats (already
  * normalised) for temporal; for paper, in_len floats and n_frames == in_len.
- * probs: n_labels softmax outputs. */
+ * probs: n_labels softmax outputs (an ensemble: the mean of its networks'). */
 int ser_net_forward(ser_net *n, const float *x, uint32_t n_frames, float *probs,
                     ser_error *err);
 
 /* Layer-range inference, for the streaming analyzer's reuse of convolutions
- * across overlapping windows (implemented in net.c, beside the layers):
+ * across overlapping windows (implemented in net.c, beside the layers; on a
+ * context of one network: an ensemble's report 0 layers and fail, so give
+ * each of its networks (ser_model_net) its own context):
  * runs compiled layers [first, last) (indices into the compiled layer list,
  * see ser_net_n_layers) on x, a channel-major (c, t) tensor, writing the
  * result to out (capacity out_cap floats) and its shape to *out_c, *out_t.
