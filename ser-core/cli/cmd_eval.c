@@ -92,44 +92,68 @@ static void pred_row(size_t clip, const ser_clip *c, uint32_t predicted, const f
   fputc('\n', predout.f);
 }
 
+/* One clip's scores: with every network of the spec (an ensemble's mean),
+ * in one pass of the whole clip (whole) or averaged over windows. */
+static int classify_clip(ser_model_spec *views, ser_tnet **ev, uint32_t nn, const ser_clip *c, int whole,
+                         float *probs, ser_error *err) {
+  uint32_t nl = views[0].n_labels;
+  float p[64];
+  for (uint32_t j = 0; j < nn; j++) {
+    float *dst = j ? p : probs;
+    int r = whole ? ser_train_classify_whole_clip(&views[j], c, dst, err) : ser_train_classify(ev[j], c, dst, err);
+    if (r < 0) return -1;
+    for (uint32_t k = 0; j && k < nl; k++) probs[k] += p[k];
+  }
+  for (uint32_t k = 0; nn > 1 && k < nl; k++) probs[k] /= (float)nn;
+  return 0;
+}
+
+static uint32_t argmax(const float *p, uint32_t n) {
+  uint32_t a = 0;
+  for (uint32_t k = 1; k < n; k++)
+    if (p[k] > p[a]) a = k;
+  return a;
+}
+
 static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t *idx, size_t n,
                       const uint32_t *labmap, ser_confusion *total, ser_confusion *fold) {
   ser_error err;
-  ser_tnet *ev = ser_tnet_new(spec, 1, spec->in_len, &err);
-  if (!ev) {
-    fprintf(stderr, "ser eval: %s\n", err.msg);
-    return -1;
+  uint32_t nn = ser_model_spec_n_nets(spec);
+  ser_model_spec views[SER_MAX_NETS];
+  ser_tnet *ev[SER_MAX_NETS] = {0};
+  int rc = -1;
+  for (uint32_t j = 0; j < nn; j++) {
+    ser_model_spec_net_view(spec, j, &views[j]);
+    if (!(ev[j] = ser_tnet_new(&views[j], 1, spec->in_len, &err))) {
+      fprintf(stderr, "ser eval: %s\n", err.msg);
+      goto out;
+    }
   }
   float probs[64];
   for (size_t i = 0; i < n; i++) {
     const ser_clip *c = &clips[idx[i]];
-    int r = whole_mode ? ser_train_classify_whole_clip(spec, c, probs, &err)
-                       : ser_train_classify(ev, c, probs, &err);
+    int r = classify_clip(views, ev, nn, c, whole_mode, probs, &err);
     if (r == 0 && alt_total) { /* the other utterance mode, reported in one summary line */
       float p2[64];
-      r = !whole_mode ? ser_train_classify_whole_clip(spec, c, p2, &err)
-                      : ser_train_classify(ev, c, p2, &err);
-      uint32_t a2 = 0;
-      for (uint32_t k = 1; k < spec->n_labels; k++)
-        if (p2[k] > p2[a2]) a2 = k;
+      r = classify_clip(views, ev, nn, c, !whole_mode, p2, &err);
+      uint32_t a2 = argmax(p2, spec->n_labels);
       if (r == 0) ser_confusion_add(alt_total, c->label, labmap ? labmap[a2] : a2);
     }
     if (r < 0) {
       fprintf(stderr, "ser eval: clip %zu: %s\n", idx[i], err.msg);
-      ser_tnet_free(ev);
-      return -1;
+      goto out;
     }
-    uint32_t am = 0;
-    for (uint32_t k = 1; k < spec->n_labels; k++)
-      if (probs[k] > probs[am]) am = k;
+    uint32_t am = argmax(probs, spec->n_labels);
     uint32_t pred = labmap ? labmap[am] : am;
     ser_confusion_add(total, c->label, pred);
     if (fold) ser_confusion_add(fold, c->label, pred);
     if (spk_total) ser_confusion_add(&spk_total[c->speaker], c->label, pred);
     if (predout.f) pred_row(idx[i], c, pred, probs, spec->n_labels);
   }
-  ser_tnet_free(ev);
-  return 0;
+  rc = 0;
+out:
+  for (uint32_t j = 0; j < nn; j++) ser_tnet_free(ev[j]);
+  return rc;
 }
 
 static void fold_line(const char *name, uint32_t k, uint32_t nf, const ser_confusion *c, size_t n,
@@ -459,6 +483,13 @@ int cmd_eval(int argc, char **argv) {
             model ? "the model's prior" : "the prior of the fold's training speakers", o.spk.memory_s);
   else if (o.norm == TC_NORM_UTTERANCE)
     fprintf(stdout, "ser eval: --norm utterance: every clip's features normalised with its own statistics\n");
+  if (o.members > 1 && !model)
+    fprintf(stdout, "ser eval: every fold trains an ensemble of %u networks (seeds %llu..%llu) and scores the mean "
+                    "of their outputs\n", o.members, (unsigned long long)o.train.seed,
+            (unsigned long long)(o.train.seed + o.members - 1));
+  if (model && ser_model_spec_n_nets(&mspec) > 1)
+    fprintf(stdout, "ser eval: %s is an ensemble of %u networks; scores are the mean of their outputs\n", model,
+            ser_model_spec_n_nets(&mspec));
   if (x.n)
     fprintf(stdout, "ser eval: plus %zu extra training clips of %u speakers (%s) in every fold's training set, "
                     "never tested\n", x.n, x.n_speakers, x.corpora);
@@ -547,8 +578,7 @@ int cmd_eval(int argc, char **argv) {
     o.train.progress = tc_progress_fn;
     o.train.progress_user = &pg;
     ser_train_result res;
-    if (ser_train(&spec, tr, ntr, va, nva, &o.train, &res, &err) < 0) {
-      fprintf(stderr, "ser eval: %s\n", err.msg);
+    if (tc_train_members(&o, &spec, o.train.seed * 1000 + k, 1000, tr, ntr, va, nva, pre, &res, "eval") < 0) {
       ser_model_spec_clear(&spec);
       goto done;
     }

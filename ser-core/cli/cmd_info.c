@@ -12,8 +12,9 @@ static void usage(FILE *f) {
           "Usage: ser info [--help] MODEL\n"
           "       ser info --builtin\n\n"
           "Describe a .sermodel file: architecture, labels, feature parameters,\n"
-          "input window, normalisation, layers (one line each with shapes),\n"
-          "parameter count, file size, compute per default window, metadata.\n\n"
+          "input window, normalisation, layers (one line each with shapes; every\n"
+          "network of an ensemble), parameter count, file size, compute per default\n"
+          "window (all networks), metadata.\n\n"
           "Options:\n"
           "  --builtin   describe the model built into the library (the default model)\n"
           "  -h, --help  this text\n\n"
@@ -129,14 +130,25 @@ int cmd_info(int argc, char **argv) {
   if (s->spk_mean)
     printf("speaker normalisation: running, memory %g s of speech, prior worth %g s, frames below %g dBFS "
            "not counted\n", s->spk.memory_s, s->spk.prior_s, s->spk.gate_db);
-  printf("layers (%u):\n", s->n_layers);
-  uint32_t c = s->in_ch, t = s->in_len;
-  for (uint32_t i = 0; i < s->n_layers; i++) {
-    uint32_t oc = c, ot = t;
-    ser_layer_out_shape(&s->layers[i], i, c, t, &oc, &ot, NULL);
-    print_layer(i, &s->layers[i], c, t, oc, ot);
-    c = oc;
-    t = ot;
+  uint32_t nn = ser_model_n_nets(m);
+  if (nn > 1) printf("ensemble: %u networks over the same input; the scores are the mean of their outputs\n", nn);
+  for (uint32_t k = 0; k < nn; k++) {
+    ser_model_spec v;
+    ser_model_spec_net_view(s, k, &v);
+    if (nn > 1) {
+      const ser_model *mk = ser_model_net(m, k);
+      printf("network %u of %u: %llu parameters, %.2f M multiply-adds per window\n", k + 1, nn,
+             (unsigned long long)ser_model_n_params(mk), ser_model_flops(mk, s->in_len) / 1e6);
+    }
+    printf("%slayers (%u):\n", nn > 1 ? "  " : "", v.n_layers);
+    uint32_t c = s->in_ch, t = s->in_len;
+    for (uint32_t i = 0; i < v.n_layers; i++) {
+      uint32_t oc = c, ot = t;
+      ser_layer_out_shape(&v.layers[i], i, c, t, &oc, &ot, NULL);
+      print_layer(i, &v.layers[i], c, t, oc, ot);
+      c = oc;
+      t = ot;
+    }
   }
   uint64_t np = ser_model_n_params(m);
   printf("parameters: %llu (%.2f MiB as float32)\n", (unsigned long long)np, np * 4.0 / (1024.0 * 1024.0));

@@ -176,9 +176,10 @@ int cmd_train(int argc, char **argv) {
   o.train.checkpoint_dir = ckpt;
   o.train.resume = resume;
   ser_train_result res;
-  if (ser_train(&spec, tr, ntr, va, nva, &o.train, &res, &err) < 0) {
-    fprintf(stderr, "ser train: %s\n", err.msg);
-    goto out1;
+  if (tc_train_members(&o, &spec, o.train.seed, 1, tr, ntr, va, nva, NULL, &res, "train") < 0) goto out1;
+  if (o.members > 1) {
+    snprintf(buf, sizeof buf, "%u", o.members);
+    ser_model_spec_set_meta(&spec, "networks", buf);
   }
   snprintf(buf, sizeof buf, "%u", res.epochs_run);
   ser_model_spec_set_meta(&spec, "epochs_run", buf);
@@ -198,11 +199,12 @@ int cmd_train(int argc, char **argv) {
   }
   if (!o.quiet) {
     if (pg.tty) fprintf(stderr, "\n");
+    if (o.members > 1) fprintf(stderr, "ser train: wrote %s (an ensemble of %u networks; the last: ", out, o.members);
+    else fprintf(stderr, "ser train: wrote %s (", out);
     if (res.avg_epochs)
-      fprintf(stderr, "ser train: wrote %s (%u epochs, weights averaged over the last %u", out, res.epochs_run,
-              res.avg_epochs);
+      fprintf(stderr, "%u epochs, weights averaged over the last %u", res.epochs_run, res.avg_epochs);
     else
-      fprintf(stderr, "ser train: wrote %s (%u epochs, kept epoch %u", out, res.epochs_run, res.best_epoch);
+      fprintf(stderr, "%u epochs, kept epoch %u", res.epochs_run, res.best_epoch);
     if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
     fprintf(stderr, ", %.0f s)\n", res.seconds);
   }

@@ -53,6 +53,7 @@ void tc_opts_init(tc_opts *o) {
   o->val_n = -1;
   o->trim_db = 40;
   ser_spknorm_params_default(&o->spk);
+  o->members = 1;
 }
 
 void tc_opts_free(tc_opts *o) {
@@ -154,6 +155,11 @@ void tc_print_opts_help(FILE *f) {
           "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
           "                          (default 40; 0 = keep whole clips), training and test alike\n"
           "  --seed N                seed of initialisation, order, augmentation (default 1)\n"
+          "  --members N             an ensemble: train N networks on the same clips, validation\n"
+          "                          speakers and normalisation, network j initialised and trained\n"
+          "                          with seed S+j-1 (S = --seed), into one model whose scores are\n"
+          "                          the mean of theirs (default 1; at most 16; N times the\n"
+          "                          training time and the cost per window)\n"
           "  --threads N             worker threads (default: number of cores)\n"
           "  --cache DIR             decoded-audio cache (default $XDG_CACHE_HOME/seremotion or\n"
           "                          ~/.cache/seremotion); --no-cache to decode every time\n"
@@ -362,6 +368,9 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     unsigned long long s = strtoull(val, &e, 10);
     if (errno || e == val || *e) BAD();
     o->train.seed = s;
+  } else if (!strcmp(a, "--members")) {
+    NEED();
+    if (parse_u32(val, &o->members) < 0 || o->members < 1 || o->members > SER_MAX_NETS) BAD();
   } else if (!strcmp(a, "--threads")) {
     NEED();
     if (parse_u32(val, &o->train.threads) < 0 || o->train.threads > 64) BAD();
@@ -781,6 +790,83 @@ int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const c
     fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
     return -1;
   }
+  return 0;
+}
+
+int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
+                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const char *pre,
+                     ser_train_result *res, const char *cmd) {
+  ser_error err;
+  double seconds = 0;
+  const char *dir = o->train.checkpoint_dir;
+  if (dir && o->members > 1 && mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "ser %s: %s: cannot create: %s\n", cmd, dir, strerror(errno));
+    return -1;
+  }
+  for (uint32_t j = 0; j < o->members; j++) {
+    ser_model_spec net, *t = spec;
+    memset(&net, 0, sizeof net);
+    if (j) { /* a fresh network over the same input */
+      if (tc_build_spec(o, init_seed + j * init_step, &net, cmd) < 0) return -1;
+      ser_model_spec in;
+      if (ser_model_spec_copy(&in, spec, &err) < 0) {
+        fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+        ser_model_spec_clear(&net);
+        return -1;
+      }
+      net.norm_mean = in.norm_mean, net.norm_std = in.norm_std;
+      net.spk_mean = in.spk_mean, net.spk_std = in.spk_std, net.spk = in.spk;
+      in.norm_mean = in.norm_std = in.spk_mean = in.spk_std = NULL;
+      ser_model_spec_clear(&in);
+      t = &net;
+    }
+    ser_train_options to = o->train;
+    to.seed = o->train.seed + j;
+    char mdir[4096], final[4200], mpre[160];
+    if (dir && o->members > 1) {
+      snprintf(mdir, sizeof mdir, "%s/net%u", dir, j + 1);
+      snprintf(final, sizeof final, "%s/final.sermodel", mdir);
+      to.checkpoint_dir = mdir;
+    }
+    snprintf(mpre, sizeof mpre, "%snetwork %u/%u: ", pre ? pre : "", j + 1, o->members);
+    if (o->members > 1 && to.progress_user) ((tc_progress *)to.progress_user)->prefix = mpre;
+    ser_model_spec done;
+    int have = 0;
+    if (dir && o->members > 1 && o->train.resume && access(final, R_OK) == 0) {
+      if (ser_model_spec_read(final, &done, &err) < 0) {
+        fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+        ser_model_spec_clear(&net);
+        return -1;
+      }
+      have = 1;
+      if (!o->quiet) fprintf(stderr, "ser %s: network %u/%u: taken from %s\n", cmd, j + 1, o->members, final);
+    }
+    int rc = 0;
+    if (have) { /* the finished network's layers, over this run's input */
+      ser_layer *l = t->layers;
+      uint32_t nl = t->n_layers;
+      t->layers = done.layers, t->n_layers = done.n_layers;
+      done.layers = l, done.n_layers = nl;
+      ser_model_spec_clear(&done);
+      rc = ser_model_spec_check(t, &err);
+      memset(res, 0, sizeof *res);
+    } else {
+      char state[4200];
+      snprintf(state, sizeof state, "%s/last.state", mdir);
+      if (dir && o->members > 1) to.resume = o->train.resume && access(state, R_OK) == 0;
+      rc = ser_train(t, tr, ntr, va, nva, &to, res, &err);
+      if (rc == 0 && dir && o->members > 1) rc = ser_model_spec_write(t, final, &err);
+    }
+    if (rc == 0 && j) rc = ser_model_spec_add_nets(spec, &net, &err);
+    ser_model_spec_clear(&net);
+    if (o->members > 1 && to.progress_user) ((tc_progress *)to.progress_user)->prefix = pre;
+    if (rc < 0) {
+      fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+      return -1;
+    }
+    seconds += res->seconds;
+  }
+  res->seconds = seconds;
   return 0;
 }
 

@@ -38,6 +38,7 @@ typedef struct tc_opts {
   int norm;                     /* TC_NORM_*: feature normalisation (--norm) */
   int norm_clips;               /* --norm speaker: statistics from this many other clips of the speaker (0 = all) */
   ser_spknorm_params spk;       /* --norm running: the normaliser (--speaker-memory) */
+  uint32_t members;             /* --members: networks in the ensemble (1..SER_MAX_NETS) */
   /* inputs */
   char **corpora;
   int n_corpora;
@@ -99,6 +100,21 @@ int tc_norm_stats(const tc_opts *o, ser_model_spec *spec, const ser_clip *tr, si
 
 /* Build a fresh spec from the options. */
 int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd);
+
+/* Trains o->members networks on the same clips and normalisation and makes
+ * them one ensemble in spec (built by tc_build_spec with init_seed, its
+ * normalisation set): network j (0-based) is initialised with seed
+ * init_seed + j * init_step and trained with o->train.seed + j, the seeds a
+ * one-network run with --seed S+j uses (the validation speakers and the
+ * normalisation stay those of the run's own seed). With a
+ * checkpoint directory and more than one network, network j keeps its
+ * checkpoints in DIR/net<j+1>, and its final weights in
+ * DIR/net<j+1>/final.sermodel, which --resume takes instead of training it
+ * again. pre: progress prefix (or NULL). res: the last network's result,
+ * seconds summed. Returns 0 or -1 (message printed). */
+int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
+                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const char *pre,
+                     ser_train_result *res, const char *cmd);
 
 /* Pick validation speakers among the given training speaker indices
  * (deterministic from seed). mark[s] = 1 for validation speakers. */

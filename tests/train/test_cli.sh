@@ -169,5 +169,56 @@ grep -qE "angry|neutral" "$tmp/out" || no "classify with the pitch model printed
 expect 0 "eval a pitch model" "$SER" eval --model "$tmp/p.sermodel" --speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb"
 grep -q "^WA" "$tmp/out" || no "eval of the pitch model printed no WA line"
 
+# ensembles (--members): one model of N networks whose scores are the mean of theirs. With global
+# normalisation and no validation speakers, network 2 of --seed 5 --members 2 is the network --seed 6
+# trains, so the ensemble's scores on every clip are the mean of the two one-network models'.
+expect 1 "--members 0" "$SER" train --members 0 -o "$tmp/e.sermodel" "$D/emodb"
+expect 1 "--members 17" "$SER" eval --members 17 "$D/emodb"
+same_mean() { # A.csv B.csv ENSEMBLE.csv: every probability of the ensemble = mean of A's and B's
+  python3 - "$@" <<'PY'
+import csv, sys
+a, b, e = (list(csv.reader(open(f))) for f in sys.argv[1:4])
+assert len(a) == len(b) == len(e) > 2, (len(a), len(b), len(e))
+first = a[0].index("predicted") + 1
+worst = spread = 0.0
+for ra, rb, re in zip(a[1:], b[1:], e[1:]):
+    assert ra[:first - 1] == re[:first - 1], (ra, re)
+    for x, y, z in zip(ra[first:], rb[first:], re[first:]):
+        worst = max(worst, abs((float(x) + float(y)) / 2 - float(z)))
+        spread = max(spread, abs(float(x) - float(y)))
+assert worst < 2e-6 and spread > 1e-3, (worst, spread)
+print("ensemble = mean of its networks on %d clips (max diff %.2g, networks differ by up to %.2g)" % (len(e) - 1, worst, spread))
+PY
+}
+expect 0 "train seed 6" "$SER" train "${common[@]}" --seed 6 -o "$tmp/s6.sermodel" "$D/emodb"
+expect 0 "train --members 2" "$SER" train "${common[@]}" --members 2 -o "$tmp/e.sermodel" "$D/emodb"
+expect 0 "info ensemble" "$SER" info "$tmp/e.sermodel"
+grep -q "^ensemble: 2 networks" "$tmp/out" || no "info does not show the ensemble: $(head -20 "$tmp/out")"
+grep -q "^network 2 of 2: " "$tmp/out" || no "info lacks network 2"
+grep -q "networks: 2" "$tmp/out" || no "ensemble lacks its networks metadata"
+ev=(--speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb")
+expect 0 "eval model seed 5" "$SER" eval --model "$tmp/m.sermodel" --predictions "$tmp/p5.csv" "${ev[@]}"
+expect 0 "eval model seed 6" "$SER" eval --model "$tmp/s6.sermodel" --predictions "$tmp/p6.csv" "${ev[@]}"
+expect 0 "eval ensemble model" "$SER" eval --model "$tmp/e.sermodel" --predictions "$tmp/pe.csv" "${ev[@]}"
+grep -q "is an ensemble of 2 networks" "$tmp/out" || no "eval does not say the model is an ensemble"
+same_mean "$tmp/p5.csv" "$tmp/p6.csv" "$tmp/pe.csv" || no "the ensemble model's scores are not the mean of its networks'"
+expect 0 "classify with the ensemble" "$SER" classify --model "$tmp/e.sermodel" "$D/emodb/wav/03a01Wa.wav"
+grep -qE "angry|neutral" "$tmp/out" || no "classify with the ensemble printed no label: $(cat "$tmp/out")"
+# ser eval --members: every fold trains the ensemble; its scores are the mean of the one-network runs'
+expect 0 "eval kfold seed 6" "$SER" eval "${common[@]}" --seed 6 --protocol kfold --folds 2 --predictions "$tmp/k6.csv" "$D/emodb"
+expect 0 "eval kfold --members 2" "$SER" eval "${common[@]}" --members 2 --protocol kfold --folds 2 \
+  --predictions "$tmp/ke.csv" "$D/emodb"
+grep -q "every fold trains an ensemble of 2 networks (seeds 5..6)" "$tmp/out" || no "eval --members not announced"
+same_mean "$tmp/pred.csv" "$tmp/k6.csv" "$tmp/ke.csv" || no "eval --members 2 is not the mean of the seed 5 and 6 runs"
+# checkpoints per network; --resume takes the finished networks instead of training them again
+expect 0 "train --members 2 --checkpoint-dir" "$SER" train "${common[@]}" --members 2 --checkpoint-dir "$tmp/eck" \
+  -o "$tmp/e2.sermodel" "$D/emodb"
+[ -s "$tmp/eck/net1/final.sermodel" ] && [ -s "$tmp/eck/net2/final.sermodel" ] || no "no per-network checkpoints"
+expect 0 "train --members 2 --resume" "$SER" train "${nq[@]}" --members 2 --checkpoint-dir "$tmp/eck" --resume \
+  -o "$tmp/e3.sermodel" "$D/emodb"
+[ "$(grep -c "taken from $tmp/eck/net" "$tmp/err")" = 2 ] || no "resume did not take both networks: $(cat "$tmp/err")"
+expect 0 "eval resumed ensemble" "$SER" eval --model "$tmp/e3.sermodel" --predictions "$tmp/pe3.csv" "${ev[@]}"
+cmp -s "$tmp/pe.csv" "$tmp/pe3.csv" || no "the resumed ensemble scores differently"
+
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail
