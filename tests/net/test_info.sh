@@ -40,6 +40,16 @@ grep -q "^labels (7): neutral, happy, sad, angry, fearful, disgusted, surprised$
   no "temporal labels"
 grep -q "(256, 16) -> (4096, 1)" <("$SER" info "$fx/paper.sermodel") || no "paper flatten shape"
 
+# an ensemble: every network listed, the total is all networks' parameters
+ens=$SER_SOURCE_ROOT/tests/fuzz/corpus/tiny_ensemble.sermodel
+"$SER" info "$ens" >"$tmp/out" 2>"$tmp/err" || no "info ensemble: $(cat "$tmp/err")"
+grep -q "^ensemble: 3 networks over the same input" "$tmp/out" || no "ensemble line"
+[ "$(grep -c '^network [123] of 3: ' "$tmp/out")" = 3 ] || no "ensemble: not 3 network lines"
+[ "$(grep -c '^  layers (' "$tmp/out")" = 3 ] || no "ensemble: not 3 layer lists"
+sum=$(grep -oE '[0-9]+ params$' "$tmp/out" | awk '{s += $1} END {print s + 0}')
+total=$(sed -n 's/^parameters: \([0-9]*\) .*/\1/p' "$tmp/out")
+[ "$sum" = "$total" ] && [ "$total" -gt 0 ] || no "ensemble: parameters $total but layers add up to $sum"
+
 "$SER" info --builtin >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc = 0 ] || no "--builtin exit $rc: $(cat "$tmp/err")"
 grep -q "^labels (7): neutral, happy, sad, angry, fearful, disgusted, surprised$" "$tmp/out" || no "builtin labels"
