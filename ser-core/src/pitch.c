@@ -114,25 +114,41 @@ void ser_pitch_frame(ser_pitch *p, const float *x, float out[2]) {
   for (; i < n; i++) sum += x[i];
   const float mean = sum / (float)n;
   for (i = 0; i < n; i++) p->buf[i] = x[i] - mean;
-  double run = 0.0; /* prefix sums of x^2, accumulated in double */
-  p->cum[0] = 0.0f;
-  for (i = 0; i < n; i++) {
-    run += (double)p->buf[i] * p->buf[i];
-    p->cum[i + 1] = (float)run;
+  /* prefix sums of x^2, accumulated in double: the running total moves by
+   * whole blocks of 8 (one addition each), and each block's own prefix sums
+   * do not wait for it, so the additions are not one long chain */
+  double run = 0.0;
+  const float *restrict xb = p->buf;
+  float *restrict cum = p->cum;
+  cum[0] = 0.0f;
+  for (i = 0; i + 8 <= n; i += 8) {
+    double pre[8], acc2 = 0.0;
+    for (int k = 0; k < 8; k++) {
+      acc2 += (double)xb[i + k] * xb[i + k];
+      pre[k] = acc2;
+    }
+    for (int k = 0; k < 8; k++) cum[i + k + 1] = (float)(run + pre[k]);
+    run += acc2;
+  }
+  for (; i < n; i++) {
+    run += (double)xb[i] * xb[i];
+    cum[i + 1] = (float)run;
   }
   out[0] = p->held;
   out[1] = 0.0f;
   if (!(run > 1e-10 * n)) return; /* digital silence: nothing to track */
   fftwf_execute_dft_r2c(p->fwd, p->buf, p->spec);
-  float *s = (float *)p->spec;
-  for (uint32_t k = 0; k <= p->nfft / 2; k++) {
-    s[2 * k] = s[2 * k] * s[2 * k] + s[2 * k + 1] * s[2 * k + 1];
+  float *restrict s = (float *)p->spec;
+  const size_t nb = p->nfft / 2 + 1;
+  for (size_t k = 0; k < nb; k++) { /* the power spectrum, as complex values with no imaginary part */
+    const float re = s[2 * k], im = s[2 * k + 1];
+    s[2 * k] = re * re + im * im;
     s[2 * k + 1] = 0.0f;
   }
   fftwf_execute_dft_c2r(p->inv, p->spec, p->ac);
   /* signed squares of the NCCF: the same order, no square roots */
-  const float scale = 1.0f / (float)p->nfft, total = p->cum[n];
-  const float *restrict cum = p->cum, *restrict ac = p->ac;
+  const float scale = 1.0f / (float)p->nfft, total = cum[n];
+  const float *restrict ac = p->ac;
   float *restrict q = p->nccf;
   for (uint32_t t = p->tmin - 1; t <= p->tmax + 1; t++) {
     const float e = cum[n - t] * (total - cum[t]), r = ac[t] * scale;
