@@ -34,6 +34,11 @@ static void usage(FILE *f) {
           "                          (leaks speakers, sentences and takes into the test set);\n"
           "                          implies --augment none --val-speakers 0 unless given\n"
           "  --folds K               folds for kfold (default 5)\n"
+          "  --run-folds LIST        run only these folds (1-based, e.g. 1,2,3 or 6-10), exactly as\n"
+          "                          in the whole evaluation: to spread one evaluation over several\n"
+          "                          processes or machines; the report covers their test clips\n"
+          "                          only, and the --predictions files of all parts together are\n"
+          "                          the whole evaluation's (score them with scripts/ensemble.py)\n"
           "  --test-speakers LIST    test speakers for --protocol speakers (e.g. emodb:03,emodb:08)\n"
           "  --extra-train CORPUS    (repeatable) add all clips of CORPUS (folder or CSV) to the\n"
           "                          TRAINING set of every fold; they are never tested and never\n"
@@ -113,6 +118,38 @@ static uint32_t argmax(const float *p, uint32_t n) {
   for (uint32_t k = 1; k < n; k++)
     if (p[k] > p[a]) a = k;
   return a;
+}
+
+/* --run-folds: run[k] = 1 for every listed fold (1-based numbers and a-b
+ * ranges, comma separated); all folds without a list. */
+static int parse_folds(const char *list, unsigned char *run, uint32_t nf) {
+  if (!list) {
+    memset(run, 1, nf);
+    return 0;
+  }
+  const char *p = list;
+  while (*p) {
+    char *e;
+    unsigned long a = strtoul(p, &e, 10), b = a;
+    if (e == p || *p == '-' || *p == '+') goto bad;
+    if (*e == '-') {
+      const char *q = e + 1;
+      b = strtoul(q, &e, 10);
+      if (e == q || *q == '-' || *q == '+') goto bad;
+    }
+    if (a < 1 || b < a || b > nf) {
+      fprintf(stderr, "ser eval: --run-folds: '%s': folds are 1..%u\n", list, nf);
+      return -1;
+    }
+    for (unsigned long k = a; k <= b; k++) run[k - 1] = 1;
+    if (*e == ',') e++;
+    else if (*e) goto bad;
+    p = e;
+  }
+  return 0;
+bad:
+  fprintf(stderr, "ser eval: --run-folds: '%s' is not a list of folds such as 1,2,3 or 6-10\n", list);
+  return -1;
 }
 
 static int test_clips(ser_model_spec *spec, const ser_clip *clips, const size_t *idx, size_t n,
@@ -255,6 +292,7 @@ int cmd_eval(int argc, char **argv) {
   tc_opts_init(&o);
   const char *model_norm = "global"; /* --model: its feature_norm metadata */
   const char *protocol = "loso", *model = NULL, *json = NULL, *svg = NULL, *test_spk = NULL, *preds = NULL;
+  const char *run_folds = NULL;
   uint32_t folds = 5;
   int aug_given = 0, val_given = 0, norm_given = 0;
   o.corpora = calloc((size_t)argc, sizeof(char *));
@@ -294,6 +332,7 @@ int cmd_eval(int argc, char **argv) {
         return EXIT_USAGE;
       }
     } else if (!strcmp(a, "--test-speakers") && i + 1 < argc) test_spk = argv[++i];
+    else if (!strcmp(a, "--run-folds") && i + 1 < argc) run_folds = argv[++i];
     else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
     else if (!strcmp(a, "--extra-train") && i + 1 < argc) extra[n_extra++] = argv[++i];
     else if (!strcmp(a, "--utterance-mode") && i + 1 < argc) {
@@ -455,7 +494,7 @@ int cmd_eval(int argc, char **argv) {
   size_t *idx = malloc(d.n * 4 * sizeof(size_t));
   ser_clip *tr = malloc((d.n * 4 + x.n) * sizeof(ser_clip)), *va = malloc(d.n * 4 * sizeof(ser_clip));
   int *fold = malloc(d.n * 4 * sizeof(int));
-  unsigned char *mark = calloc(d.n_speakers + 1, 1);
+  unsigned char *mark = calloc(d.n_speakers + 1, 1), *run = NULL; /* run: --run-folds */
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
   spk_total = calloc(d.n_speakers + 1, sizeof *spk_total);
   for (uint32_t s = 0; s < d.n_speakers; s++)
@@ -541,7 +580,13 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "ser eval: need at least 2 speakers\n");
     goto done;
   }
+  run = calloc(nf, 1);
+  if (!run || parse_folds(run_folds, run, nf) < 0) {
+    rc = EXIT_USAGE;
+    goto done;
+  }
   for (uint32_t k = 0; k < nf; k++) {
+    if (!run[k]) continue;
     size_t ntr = 0, nva = 0, nte = 0;
     /* training speakers of this fold */
     uint32_t nts = 0;
@@ -648,7 +693,7 @@ done:
     for (uint32_t s = 0; s < d.n_speakers; s++) ser_confusion_free(&spk_total[s]);
   free(spk_total);
   spk_total = NULL;
-  free(idx), free(tr), free(va), free(fold), free(mark), free(spk);
+  free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run);
   if (cp.n) {
     for (size_t i = 0; i < cp.n; i++) free(cp.audio[i]);
     free(cp.audio);

@@ -137,6 +137,16 @@ expect 2 "extra-train with an evaluated speaker" "$SER" eval "${common[@]}" --pr
   --extra-train "$tmp/leak.csv" "$D/emodb"
 grep -q "emodb:03 is also in the evaluated" "$tmp/err" || no "overlap error unclear: $(cat "$tmp/err")"
 expect 1 "extra-train with --model" "$SER" eval --model "$tmp/m.sermodel" --extra-train "$tmp/x.csv" "$D/emodb"
+# --run-folds: the parts of an evaluation run apart give the whole evaluation's predictions
+expect 0 "eval kfold --run-folds 2" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 2 \
+  --predictions "$tmp/part2.csv" "$D/emodb"
+[ "$(grep -c '^fold ' "$tmp/out")" = 1 ] && grep -q '^fold 2/2 ' "$tmp/out" || no "--run-folds 2 ran other folds: $(cat "$tmp/out")"
+expect 0 "eval kfold --run-folds 1-1" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 1-1 \
+  --predictions "$tmp/part1.csv" "$D/emodb"
+cat "$tmp/part1.csv" <(tail -n +2 "$tmp/part2.csv") | cmp -s - "$tmp/pred.csv" || no "the parts' predictions differ from the whole run's"
+expect 1 "--run-folds 3 of 2" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 3 "$D/emodb"
+grep -q "folds are 1..2" "$tmp/err" || no "--run-folds out of range unclear: $(cat "$tmp/err")"
+expect 1 "--run-folds garbage" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 1,x "$D/emodb"
 expect 1 "bad --mixup" "$SER" eval --mixup -1 "$D/emodb"
 expect 1 "bad --label-smoothing" "$SER" eval --label-smoothing 1 "$D/emodb"
 
