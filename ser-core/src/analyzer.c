@@ -48,6 +48,7 @@ struct ser_analyzer {
   uint32_t n_nets;
   ser_net *net[SER_MAX_NETS];
   ser_reuse *ru[SER_MAX_NETS];
+  int ru_tried;        /* ensure_reuse ran for the current nets (a network may have no shareable prefix) */
   uint32_t net_frames; /* capacity of the nets and xwin */
   float *xwin;         /* net_frames x dim */
   float *probs, *sm, *out, *np, *lev; /* np: one network's scores */
@@ -204,6 +205,7 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
       a->ru[i] = NULL;
       a->net[i] = n[i];
     }
+    a->ru_tried = 0;
     free(a->xwin);
     free(a->lev);
     a->xwin = x;
@@ -216,9 +218,10 @@ static int ensure_capacity(ser_analyzer *a, uint64_t window, ser_error *err) {
 
 /* The convolution-sharing state, when windows overlap (set-up only). */
 static int ensure_reuse(ser_analyzer *a, const ser_analyzer_config *c, ser_error *err) {
-  if (a->paper || c->interval >= c->window) return 0;
+  if (a->paper || c->interval >= c->window || a->ru_tried) return 0;
   for (uint32_t i = 0; i < a->n_nets; i++)
     if (!a->ru[i] && ser_reuse_new(a->net[i], ser_model_net(a->m, i), a->net_frames, &a->ru[i], err) < 0) return -1;
+  a->ru_tried = 1; /* a network without a shareable prefix is not asked again */
   return 0;
 }
 
