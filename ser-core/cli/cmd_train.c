@@ -199,14 +199,17 @@ int cmd_train(int argc, char **argv) {
   }
   if (!o.quiet) {
     if (pg.tty) fprintf(stderr, "\n");
-    if (o.members > 1) fprintf(stderr, "ser train: wrote %s (an ensemble of %u networks; the last: ", out, o.members);
+    if (o.members > 1)
+      fprintf(stderr, "ser train: wrote %s (an ensemble of %u networks, %.0f s of training in all; the last: ", out,
+              o.members, res.seconds);
     else fprintf(stderr, "ser train: wrote %s (", out);
     if (res.avg_epochs)
       fprintf(stderr, "%u epochs, weights averaged over the last %u", res.epochs_run, res.avg_epochs);
     else
       fprintf(stderr, "%u epochs, kept epoch %u", res.epochs_run, res.best_epoch);
     if (res.best_val_ua >= 0) fprintf(stderr, ", validation UA %.1f%%", 100 * res.best_val_ua);
-    fprintf(stderr, ", %.0f s)\n", res.seconds);
+    if (o.members > 1) fprintf(stderr, ")\n");
+    else fprintf(stderr, ", %.0f s)\n", res.seconds);
   }
   if (o.norm != TC_NORM_GLOBAL && o.norm != TC_NORM_RUNNING)
     fprintf(stderr, "ser train: note: %s expects %s-normalised features (metadata feature_norm=%s); ser classify and "

@@ -229,8 +229,9 @@ static void t_ensemble(void) {
   size_t n;
   float *x = speech(10.0, &n);
   ser_error e;
-  const ser_model_spec *ms = ser_model_get_spec(M);
-  ser_model_spec sp, small, big;
+  const ser_model_spec *mall = ser_model_get_spec(M);
+  ser_model_spec one, sp, small, big, *ms = &one;
+  ser_model_spec_net_view(mall, 0, &one); /* the model's first network (the built-in model may be an ensemble) */
   CHECK(ser_model_spec_copy(&sp, ms, &e) == 0 && ser_model_spec_copy(&big, ms, &e) == 0);
   for (uint32_t i = 0; i < big.n_layers; i++)
     for (uint32_t k = 0; k < big.layers[i].n_params; k++) big.layers[i].params[k] *= 1.2f;
@@ -255,7 +256,9 @@ static void t_ensemble(void) {
   CHECK(sp.n_extra == 2);
   ser_model *ens = ser_model_from_spec(&sp, &e);
   CHECK(ens && ser_model_n_nets(ens) == 3);
-  ser_model *single[3] = {M, m1, m2};
+  ser_model *m0 = ser_model_from_spec(ms, &e);
+  CHECK(m0);
+  ser_model *single[3] = {m0, m1, m2};
   results r[3] = {{0}}, er = {0};
   for (int k = 0; k < 3; k++) {
     ser_analyzer *a = ser_analyzer_new(single[k], NULL, &e);
@@ -288,6 +291,7 @@ static void t_ensemble(void) {
   for (int k = 0; k < 3; k++) results_free(&r[k]);
   results_free(&er);
   ser_model_unref(ens);
+  ser_model_unref(m0);
   ser_model_unref(m1);
   ser_model_unref(m2);
   ser_model_spec_clear(&small);
