@@ -842,6 +842,12 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
       if (!o->quiet) fprintf(stderr, "ser %s: network %u/%u: taken from %s\n", cmd, j + 1, o->members, final);
     }
     int rc = 0;
+    if (have && ser_model_spec_same_input(t, &done, &err) < 0) {
+      fprintf(stderr, "ser %s: %s: not from this run's data and options: %s\n", cmd, final, err.msg);
+      ser_model_spec_clear(&done);
+      ser_model_spec_clear(&net);
+      return -1;
+    }
     if (have) { /* the finished network's layers, over this run's input */
       ser_layer *l = t->layers;
       uint32_t nl = t->n_layers;

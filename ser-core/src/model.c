@@ -516,7 +516,7 @@ static int same_floats(const float *a, const float *b, uint32_t n) {
   return !memcmp(a, b, (size_t)n * sizeof *a);
 }
 
-int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error *err) {
+int ser_model_spec_same_input(const ser_model_spec *dst, const ser_model_spec *src, ser_error *err) {
   if (!dst || !src) return ser_fail(err, "ensemble: missing spec");
   uint32_t fdim = ser_spec_feature_dim(&dst->feat);
   if (src->arch != dst->arch || src->in_ch != dst->in_ch || src->in_len != dst->in_len ||
@@ -533,6 +533,11 @@ int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error 
   if (!same_floats(src->spk_mean, dst->spk_mean, fdim) || !same_floats(src->spk_std, dst->spk_std, fdim) ||
       (src->spk_mean && memcmp(&src->spk, &dst->spk, sizeof src->spk)))
     return ser_fail(err, "ensemble: the networks have different speaker normalisers (SPKN)");
+  return 0;
+}
+
+int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error *err) {
+  if (ser_model_spec_same_input(dst, src, err) < 0) return -1;
   uint32_t add = ser_model_spec_n_nets(src), have = ser_model_spec_n_nets(dst);
   if (!src->layers || !dst->layers) return ser_fail(err, "ensemble: a network has no layers");
   if (have + add > SER_MAX_NETS)

@@ -131,6 +131,9 @@ void ser_model_spec_net_view(const ser_model_spec *s, uint32_t i, ser_model_spec
  * have the same architecture, features, labels, input and normalisation
  * (the networks see the same input); otherwise -1 naming the difference. */
 int ser_model_spec_add_nets(ser_model_spec *dst, ser_model_spec *src, ser_error *err);
+/* 0 if networks of a and b read the same input (the conditions above), else
+ * -1 naming the first difference. */
+int ser_model_spec_same_input(const ser_model_spec *a, const ser_model_spec *b, ser_error *err);
 
 /* A loaded model: immutable, reference-counted, shareable between threads.
  * Batch norm is folded into the preceding conv/dense at load time. */
