@@ -793,6 +793,48 @@ int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const c
   return 0;
 }
 
+/* A network's training result in its final.sermodel (tc_train_members), and back. */
+static void result_to_meta(ser_model_spec *s, const ser_train_result *r) {
+  char v[64];
+  snprintf(v, sizeof v, "%u", r->epochs_run);
+  ser_model_spec_set_meta(s, "epochs_run", v);
+  snprintf(v, sizeof v, "%u", r->best_epoch);
+  ser_model_spec_set_meta(s, "best_epoch", v);
+  snprintf(v, sizeof v, "%u", r->avg_epochs);
+  ser_model_spec_set_meta(s, "avg_epochs", v);
+  snprintf(v, sizeof v, "%.17g", r->best_val_ua);
+  ser_model_spec_set_meta(s, "val_ua", v);
+  snprintf(v, sizeof v, "%.3f", r->seconds);
+  ser_model_spec_set_meta(s, "train_seconds", v);
+}
+
+/* DIR/netj/final.sermodel: the network over its input, and only its
+ * training result as metadata (s itself is not changed). */
+static int write_final(const ser_model_spec *s, const ser_train_result *r, const char *path, ser_error *err) {
+  ser_model_spec w = *s; /* shallow: its own metadata only */
+  w.n_meta = 0;
+  w.meta_keys = w.meta_values = NULL;
+  result_to_meta(&w, r);
+  int rc = ser_model_spec_write(&w, path, err);
+  for (uint32_t i = 0; i < w.n_meta; i++) free(w.meta_keys[i]), free(w.meta_values[i]);
+  free(w.meta_keys);
+  free(w.meta_values);
+  return rc;
+}
+
+static void result_from_meta(const ser_model_spec *s, ser_train_result *r) {
+  memset(r, 0, sizeof *r);
+  r->best_val_ua = -1;
+  for (uint32_t i = 0; i < s->n_meta; i++) {
+    const char *k = s->meta_keys[i], *v = s->meta_values[i];
+    if (!strcmp(k, "epochs_run")) r->epochs_run = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(k, "best_epoch")) r->best_epoch = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(k, "avg_epochs")) r->avg_epochs = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(k, "val_ua")) r->best_val_ua = strtod(v, NULL);
+    else if (!strcmp(k, "train_seconds")) r->seconds = strtod(v, NULL);
+  }
+}
+
 int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
                      const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const char *pre,
                      ser_train_result *res, const char *cmd) {
@@ -853,15 +895,17 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
       uint32_t nl = t->n_layers;
       t->layers = done.layers, t->n_layers = done.n_layers;
       done.layers = l, done.n_layers = nl;
+      result_from_meta(&done, res);
       ser_model_spec_clear(&done);
       rc = ser_model_spec_check(t, &err);
-      memset(res, 0, sizeof *res);
     } else {
-      char state[4200];
-      snprintf(state, sizeof state, "%s/last.state", mdir);
-      if (dir && o->members > 1) to.resume = o->train.resume && access(state, R_OK) == 0;
+      if (dir && o->members > 1) {
+        char state[4200];
+        snprintf(state, sizeof state, "%s/last.state", mdir);
+        to.resume = o->train.resume && access(state, R_OK) == 0;
+      }
       rc = ser_train(t, tr, ntr, va, nva, &to, res, &err);
-      if (rc == 0 && dir && o->members > 1) rc = ser_model_spec_write(t, final, &err);
+      if (rc == 0 && dir && o->members > 1) rc = write_final(t, res, final, &err);
     }
     if (rc == 0 && j) rc = ser_model_spec_add_nets(spec, &net, &err);
     ser_model_spec_clear(&net);

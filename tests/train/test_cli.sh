@@ -229,6 +229,7 @@ expect 0 "train --members 2 --resume" "$SER" train "${nq[@]}" --members 2 --chec
 [ "$(grep -c "taken from $tmp/eck/net" "$tmp/err")" = 2 ] || no "resume did not take both networks: $(cat "$tmp/err")"
 expect 0 "eval resumed ensemble" "$SER" eval --model "$tmp/e3.sermodel" --predictions "$tmp/pe3.csv" "${ev[@]}"
 cmp -s "$tmp/pe.csv" "$tmp/pe3.csv" || no "the resumed ensemble scores differently"
+"$SER" info "$tmp/e3.sermodel" | grep -q "^  epochs_run: 3$" || no "the resumed ensemble lost its networks' epochs_run"
 expect 2 "resume an ensemble with other data" "$SER" train "${common[@]}" --speakers emodb:03,emodb:10 --members 2 \
   --checkpoint-dir "$tmp/eck" --resume -o "$tmp/e4.sermodel" "$D/emodb"
 grep -q "net1/final.sermodel: not from this run's data and options: ensemble: the networks have different normalisation" \
