@@ -494,6 +494,7 @@ int cmd_eval(int argc, char **argv) {
   size_t *idx = malloc(d.n * 4 * sizeof(size_t));
   ser_clip *tr = malloc((d.n * 4 + x.n) * sizeof(ser_clip)), *va = malloc(d.n * 4 * sizeof(ser_clip));
   int *fold = malloc(d.n * 4 * sizeof(int));
+  ser_clip *pool = malloc(d.n * 4 * sizeof(ser_clip)); /* a fold's non-test clips */
   unsigned char *mark = calloc(d.n_speakers + 1, 1), *run = NULL; /* run: --run-folds */
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
   spk_total = calloc(d.n_speakers + 1, sizeof *spk_total);
@@ -623,7 +624,13 @@ int cmd_eval(int argc, char **argv) {
     o.train.progress = tc_progress_fn;
     o.train.progress_user = &pg;
     ser_train_result res;
-    if (tc_train_members(&o, &spec, o.train.seed * 1000 + k, 1000, tr, ntr, va, nva, pre, &res, "eval") < 0) {
+    /* the fold's training and validation clips again, for the other networks' own validation speakers */
+    size_t npool = 0;
+    for (size_t i = 0; i < nclips; i++)
+      if (fold[i] != (int)k) pool[npool++] = clips[i];
+    tc_resplit rs = {pool, npool, x.clips, x.n, spk, nts, &d, o.train.seed + k};
+    if (tc_train_members(&o, &spec, o.train.seed * 1000 + k, 1000, tr, ntr, va, nva, proto != 3 ? &rs : NULL, pre,
+                         &res, "eval") < 0) {
       ser_model_spec_clear(&spec);
       goto done;
     }
@@ -693,7 +700,7 @@ done:
     for (uint32_t s = 0; s < d.n_speakers; s++) ser_confusion_free(&spk_total[s]);
   free(spk_total);
   spk_total = NULL;
-  free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run);
+  free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run), free(pool);
   if (cp.n) {
     for (size_t i = 0; i < cp.n; i++) free(cp.audio[i]);
     free(cp.audio);

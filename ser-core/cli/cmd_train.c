@@ -176,7 +176,13 @@ int cmd_train(int argc, char **argv) {
   o.train.checkpoint_dir = ckpt;
   o.train.resume = resume;
   ser_train_result res;
-  if (tc_train_members(&o, &spec, o.train.seed, 1, tr, ntr, va, nva, NULL, &res, "train") < 0) goto out1;
+  uint32_t *everyone = malloc((d.n_speakers + 1) * sizeof *everyone);
+  if (!everyone) goto out1;
+  for (uint32_t k = 0; k < d.n_speakers; k++) everyone[k] = k;
+  tc_resplit rs = {d.clips, d.n, NULL, 0, everyone, d.n_speakers, &d, o.train.seed};
+  int trc = tc_train_members(&o, &spec, o.train.seed, 1, tr, ntr, va, nva, &rs, NULL, &res, "train");
+  free(everyone);
+  if (trc < 0) goto out1;
   if (o.members > 1) {
     snprintf(buf, sizeof buf, "%u", o.members);
     ser_model_spec_set_meta(&spec, "networks", buf);

@@ -836,25 +836,37 @@ static void result_from_meta(const ser_model_spec *s, ser_train_result *r) {
 }
 
 int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
-                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const char *pre,
-                     ser_train_result *res, const char *cmd) {
+                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const tc_resplit *rs,
+                     const char *pre, ser_train_result *res, const char *cmd) {
   ser_error err;
+  ser_clip *rtr = NULL, *rva = NULL; /* network j's own split (rs) */
+  unsigned char *mark = NULL;
+  if (rs && o->members > 1) {
+    rtr = malloc((rs->n_pool + rs->n_extra + 1) * sizeof *rtr);
+    rva = malloc((rs->n_pool + 1) * sizeof *rva);
+    mark = calloc(rs->d->n_speakers + 1, 1);
+    if (!rtr || !rva || !mark) {
+      free(rtr), free(rva), free(mark);
+      fprintf(stderr, "ser %s: out of memory\n", cmd);
+      return -1;
+    }
+  }
   double seconds = 0;
   const char *dir = o->train.checkpoint_dir;
   if (dir && o->members > 1 && mkdir(dir, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "ser %s: %s: cannot create: %s\n", cmd, dir, strerror(errno));
-    return -1;
+    goto fail;
   }
   for (uint32_t j = 0; j < o->members; j++) {
     ser_model_spec net, *t = spec;
     memset(&net, 0, sizeof net);
     if (j) { /* a fresh network over the same input */
-      if (tc_build_spec(o, init_seed + j * init_step, &net, cmd) < 0) return -1;
+      if (tc_build_spec(o, init_seed + j * init_step, &net, cmd) < 0) goto fail;
       ser_model_spec in;
       if (ser_model_spec_copy(&in, spec, &err) < 0) {
         fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
         ser_model_spec_clear(&net);
-        return -1;
+        goto fail;
       }
       net.norm_mean = in.norm_mean, net.norm_std = in.norm_std;
       net.spk_mean = in.spk_mean, net.spk_std = in.spk_std, net.spk = in.spk;
@@ -878,7 +890,7 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
       if (ser_model_spec_read(final, &done, &err) < 0) {
         fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
         ser_model_spec_clear(&net);
-        return -1;
+        goto fail;
       }
       have = 1;
       if (!o->quiet) fprintf(stderr, "ser %s: network %u/%u: taken from %s\n", cmd, j + 1, o->members, final);
@@ -888,7 +900,7 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
       fprintf(stderr, "ser %s: %s: not from this run's data and options: %s\n", cmd, final, err.msg);
       ser_model_spec_clear(&done);
       ser_model_spec_clear(&net);
-      return -1;
+      goto fail;
     }
     if (have) { /* the finished network's layers, over this run's input */
       ser_layer *l = t->layers;
@@ -904,7 +916,30 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
         snprintf(state, sizeof state, "%s/last.state", mdir);
         to.resume = o->train.resume && access(state, R_OK) == 0;
       }
-      rc = ser_train(t, tr, ntr, va, nva, &to, res, &err);
+      const ser_clip *jtr = tr, *jva = va;
+      size_t jntr = ntr, jnva = nva;
+      if (j && rtr) { /* this network's own validation speakers */
+        tc_pick_val(o, rs->spk, rs->n_spk, rs->d, rs->val_seed + j, mark);
+        jntr = jnva = 0;
+        for (size_t i = 0; i < rs->n_pool; i++) {
+          if (mark[rs->pool[i].speaker]) rva[jnva++] = rs->pool[i];
+          else rtr[jntr++] = rs->pool[i];
+        }
+        for (size_t i = 0; i < rs->n_extra; i++) rtr[jntr++] = rs->extra[i];
+        jtr = rtr, jva = rva;
+      }
+      if (o->members > 1 && !o->quiet) {
+        fprintf(stderr, "ser %s: %snetwork %u/%u: training on %zu clips, validating on %zu", cmd, pre ? pre : "",
+                j + 1, o->members, jntr, jnva);
+        if (j && rtr) {
+          const char *sep = " (";
+          for (uint32_t g = 0; g < rs->d->n_speakers; g++)
+            if (mark[g]) fprintf(stderr, "%s%s", sep, rs->d->speakers[g]), sep = ",";
+          if (*sep == ',') fprintf(stderr, ")");
+        }
+        fprintf(stderr, "\n");
+      }
+      rc = ser_train(t, jtr, jntr, jva, jnva, &to, res, &err);
       if (rc == 0 && dir && o->members > 1) rc = write_final(t, res, final, &err);
     }
     if (rc == 0 && j) rc = ser_model_spec_add_nets(spec, &net, &err);
@@ -912,12 +947,16 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
     if (o->members > 1 && to.progress_user) ((tc_progress *)to.progress_user)->prefix = pre;
     if (rc < 0) {
       fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
-      return -1;
+      goto fail;
     }
     seconds += res->seconds;
   }
   res->seconds = seconds;
+  free(rtr), free(rva), free(mark);
   return 0;
+fail:
+  free(rtr), free(rva), free(mark);
+  return -1;
 }
 
 void tc_pick_val(const tc_opts *o, const uint32_t *spk, uint32_t n_spk, const tc_data *d,

@@ -105,16 +105,28 @@ int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const c
  * them one ensemble in spec (built by tc_build_spec with init_seed, its
  * normalisation set): network j (0-based) is initialised with seed
  * init_seed + j * init_step and trained with o->train.seed + j, the seeds a
- * one-network run with --seed S+j uses (the validation speakers and the
- * normalisation stay those of the run's own seed). With a
+ * one-network run with --seed S+j uses. tr/va are network 0's clips; with
+ * rs, network j >= 1 holds out its own validation speakers, those a run
+ * with --seed S+j would (so the networks learn from different speakers),
+ * else it uses tr/va too. The normalisation stays network 0's. With a
  * checkpoint directory and more than one network, network j keeps its
  * checkpoints in DIR/net<j+1>, and its final weights in
  * DIR/net<j+1>/final.sermodel, which --resume takes instead of training it
  * again. pre: progress prefix (or NULL). res: the last network's result,
  * seconds summed. Returns 0 or -1 (message printed). */
+typedef struct tc_resplit {
+  const ser_clip *pool;  /* clips that train or validate, by their speaker */
+  size_t n_pool;
+  const ser_clip *extra; /* clips that always train (--extra-train) */
+  size_t n_extra;
+  const uint32_t *spk;   /* speakers that may validate */
+  uint32_t n_spk;
+  const tc_data *d;
+  uint64_t val_seed;     /* network j's validation speakers: tc_pick_val(..., val_seed + j) */
+} tc_resplit;
 int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
-                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const char *pre,
-                     ser_train_result *res, const char *cmd);
+                     const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const tc_resplit *rs,
+                     const char *pre, ser_train_result *res, const char *cmd);
 
 /* Pick validation speakers among the given training speaker indices
  * (deterministic from seed). mark[s] = 1 for validation speakers. */

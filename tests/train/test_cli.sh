@@ -220,6 +220,19 @@ expect 0 "eval kfold --members 2" "$SER" eval "${common[@]}" --members 2 --proto
   --predictions "$tmp/ke.csv" "$D/emodb"
 grep -q "every fold trains an ensemble of 2 networks (seeds 5..6)" "$tmp/out" || no "eval --members not announced"
 same_mean "$tmp/pred.csv" "$tmp/k6.csv" "$tmp/ke.csv" || no "eval --members 2 is not the mean of the seed 5 and 6 runs"
+# each network holds out its own validation speakers, those its seed picks alone: the networks learn
+# from different speakers (3 speakers, leave one out, 1 of the 2 training speakers validates)
+vs=(--speakers emodb:03,emodb:09,emodb:10 --labels neutral,angry --channels 8,8 --cbam-from 1 --epochs 2
+    --val-speakers 1 --threads 2 --cache "$tmp/cache" --protocol loso "$D/emodb")
+split_of() { grep "^fold" "$1" | grep -o "(train [0-9]*, val [0-9]*" | sed 's/(train \([0-9]*\), val \([0-9]*\)/\1 \2/'; }
+expect 0 "eval loso --val-speakers 1 seed 5" "$SER" eval --seed 5 -q "${vs[@]}"; split_of "$tmp/out" > "$tmp/v5"
+expect 0 "eval loso --val-speakers 1 seed 6" "$SER" eval --seed 6 -q "${vs[@]}"; split_of "$tmp/out" > "$tmp/v6"
+expect 0 "eval loso --val-speakers 1 --members 2" "$SER" eval --seed 5 --members 2 "${vs[@]}"
+tr '\r' '\n' < "$tmp/err" | sed -n 's/.*network 1\/2: training on \([0-9]*\) clips, validating on \([0-9]*\).*/\1 \2/p' > "$tmp/n1"
+tr '\r' '\n' < "$tmp/err" | sed -n 's/.*network 2\/2: training on \([0-9]*\) clips, validating on \([0-9]*\).*/\1 \2/p' > "$tmp/n2"
+[ "$(wc -l < "$tmp/n2")" = 3 ] && cmp -s "$tmp/n1" "$tmp/v5" && cmp -s "$tmp/n2" "$tmp/v6" ||
+  no "the networks' splits are not those of seeds 5 and 6: $(cat "$tmp/n1" "$tmp/n2" | tr '\n' ' ') vs $(cat "$tmp/v5" "$tmp/v6" | tr '\n' ' ')"
+cmp -s "$tmp/v5" "$tmp/v6" && no "seeds 5 and 6 pick the same validation speakers: the check above proves nothing"
 # checkpoints per network; --resume takes the finished networks instead of training them again
 expect 0 "train --members 2 --checkpoint-dir" "$SER" train "${common[@]}" --members 2 --checkpoint-dir "$tmp/eck" \
   -o "$tmp/e2.sermodel" "$D/emodb"
