@@ -498,11 +498,12 @@ int cmd_eval(int argc, char **argv) {
   unsigned char *mark = calloc(d.n_speakers + 1, 1), *run = NULL; /* run: --run-folds */
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
   spk_total = calloc(d.n_speakers + 1, sizeof *spk_total);
-  for (uint32_t s = 0; s < d.n_speakers; s++)
-    if (!spk_total || ser_confusion_init(&spk_total[s], o.n_labels) < 0) {
-      fprintf(stderr, "ser eval: out of memory\n");
-      goto done;
-    }
+  int ok = idx && tr && va && fold && pool && mark && spk && spk_total;
+  for (uint32_t s = 0; ok && s < d.n_speakers; s++) ok = ser_confusion_init(&spk_total[s], o.n_labels) == 0;
+  if (!ok) {
+    fprintf(stderr, "ser eval: out of memory\n");
+    goto done;
+  }
   uint32_t nf = 0;
   const ser_clip *clips = d.clips;
   size_t nclips = d.n;

@@ -155,10 +155,11 @@ void tc_print_opts_help(FILE *f) {
           "                          last 25 ms frame within DB dB of the loudest, plus 100 ms\n"
           "                          (default 40; 0 = keep whole clips), training and test alike\n"
           "  --seed N                seed of initialisation, order, augmentation (default 1)\n"
-          "  --members N             an ensemble: train N networks on the same clips, validation\n"
-          "                          speakers and normalisation, network j initialised and trained\n"
-          "                          with seed S+j-1 (S = --seed), into one model whose scores are\n"
-          "                          the mean of theirs (default 1; at most 16; N times the\n"
+          "  --members N             an ensemble: train N networks into one model whose scores\n"
+          "                          are the mean of theirs; network j is initialised and trained\n"
+          "                          with seed S+j-1 (S = --seed) and holds out the validation\n"
+          "                          speakers that seed picks; normalisation from network 1's\n"
+          "                          training speakers (default 1; at most 16; N times the\n"
           "                          training time and the cost per window)\n"
           "  --threads N             worker threads (default: number of cores)\n"
           "  --cache DIR             decoded-audio cache (default $XDG_CACHE_HOME/seremotion or\n"
@@ -835,6 +836,20 @@ static void result_from_meta(const ser_model_spec *s, ser_train_result *r) {
   }
 }
 
+/* Network j's own split: the validation speakers tc_pick_val picks with
+ * rs->val_seed + j (marked in mark), the rest of the pool and the extra
+ * clips train. */
+static void member_split(const tc_opts *o, const tc_resplit *rs, uint32_t j, unsigned char *mark, ser_clip *tr,
+                         size_t *ntr, ser_clip *va, size_t *nva) {
+  tc_pick_val(o, rs->spk, rs->n_spk, rs->d, rs->val_seed + j, mark);
+  *ntr = *nva = 0;
+  for (size_t i = 0; i < rs->n_pool; i++) {
+    if (mark[rs->pool[i].speaker]) va[(*nva)++] = rs->pool[i];
+    else tr[(*ntr)++] = rs->pool[i];
+  }
+  for (size_t i = 0; i < rs->n_extra; i++) tr[(*ntr)++] = rs->extra[i];
+}
+
 int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
                      const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const tc_resplit *rs,
                      const char *pre, ser_train_result *res, const char *cmd) {
@@ -918,16 +933,7 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
       }
       const ser_clip *jtr = tr, *jva = va;
       size_t jntr = ntr, jnva = nva;
-      if (j && rtr) { /* this network's own validation speakers */
-        tc_pick_val(o, rs->spk, rs->n_spk, rs->d, rs->val_seed + j, mark);
-        jntr = jnva = 0;
-        for (size_t i = 0; i < rs->n_pool; i++) {
-          if (mark[rs->pool[i].speaker]) rva[jnva++] = rs->pool[i];
-          else rtr[jntr++] = rs->pool[i];
-        }
-        for (size_t i = 0; i < rs->n_extra; i++) rtr[jntr++] = rs->extra[i];
-        jtr = rtr, jva = rva;
-      }
+      if (j && rtr) member_split(o, rs, j, mark, rtr, &jntr, rva, &jnva), jtr = rtr, jva = rva;
       if (o->members > 1 && !o->quiet) {
         fprintf(stderr, "ser %s: %snetwork %u/%u: training on %zu clips, validating on %zu", cmd, pre ? pre : "",
                 j + 1, o->members, jntr, jnva);

@@ -101,8 +101,8 @@ int tc_norm_stats(const tc_opts *o, ser_model_spec *spec, const ser_clip *tr, si
 /* Build a fresh spec from the options. */
 int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const char *cmd);
 
-/* Trains o->members networks on the same clips and normalisation and makes
- * them one ensemble in spec (built by tc_build_spec with init_seed, its
+/* Trains o->members networks over the same input (features and
+ * normalisation) and makes them one ensemble in spec (built by tc_build_spec with init_seed, its
  * normalisation set): network j (0-based) is initialised with seed
  * init_seed + j * init_step and trained with o->train.seed + j, the seeds a
  * one-network run with --seed S+j uses. tr/va are network 0's clips; with

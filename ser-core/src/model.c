@@ -359,6 +359,13 @@ int ser_model_spec_check(const ser_model_spec *s, ser_error *err) {
 
 /* ---- copy / clear / meta ---- */
 
+/* A layer list and the parameters of its layers. */
+static void free_layers(ser_layer *L, uint32_t n) {
+  if (L)
+    for (uint32_t i = 0; i < n; i++) free(L[i].params);
+  free(L);
+}
+
 void ser_model_spec_clear(ser_model_spec *s) {
   if (!s) return;
   if (s->labels)
@@ -368,15 +375,9 @@ void ser_model_spec_clear(ser_model_spec *s) {
   free(s->norm_std);
   free(s->spk_mean);
   free(s->spk_std);
-  if (s->layers)
-    for (uint32_t i = 0; i < s->n_layers; i++) free(s->layers[i].params);
-  free(s->layers);
+  free_layers(s->layers, s->n_layers);
   if (s->extra)
-    for (uint32_t k = 0; k < s->n_extra; k++) {
-      if (s->extra[k].layers)
-        for (uint32_t i = 0; i < s->extra[k].n_layers; i++) free(s->extra[k].layers[i].params);
-      free(s->extra[k].layers);
-    }
+    for (uint32_t k = 0; k < s->n_extra; k++) free_layers(s->extra[k].layers, s->extra[k].n_layers);
   free(s->extra);
   for (uint32_t i = 0; i < s->n_meta; i++) {
     if (s->meta_keys) free(s->meta_keys[i]);

@@ -490,7 +490,6 @@ static void putstr(wbuf *b, const char *s) {
   put32(b, n);
   put(b, s, n);
 }
-/* Starts a section; returns the offset of its length field. */
 /* u32 n, then n layer records (LAYR, and each network of ENSM) */
 static void put_layers(wbuf *b, const ser_layer *L, uint32_t n) {
   put32(b, n);
@@ -512,6 +511,7 @@ static void put_layers(wbuf *b, const ser_layer *L, uint32_t n) {
   }
 }
 
+/* Starts a section; returns the offset of its length field. */
 static size_t sec_begin(wbuf *b, const char *tag) {
   put(b, tag, 4);
   size_t at = b->n;

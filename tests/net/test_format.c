@@ -627,23 +627,22 @@ static void test_ensemble(void) {
   m = ser_model_load_mem(u, n, &e);
   CHECK(m && ser_model_n_nets(m) == 1 && ser_model_n_params(m) == np1, "unknown tag skipped: %s", e.msg);
   ser_model_unref(m);
-  /* bad ENSM sections */
-  memcpy(u, buf, n);
-  set32(u + at + 12, 0);
-  refix(u, n);
-  expect_fail(u, n, "section ENSM: 0 further networks", "ENSM count 0");
-  memcpy(u, buf, n);
-  set32(u + at + 12, 16);
-  refix(u, n);
-  expect_fail(u, n, "section ENSM: 16 further networks, expected 1..15", "ENSM count 16");
-  memcpy(u, buf, n);
-  set32(u + at + 12, 3);
-  refix(u, n);
-  expect_fail(u, n, "section ENSM: network 4: ", "ENSM count 3 with 2 networks");
-  memcpy(u, buf, n);
-  set32(u + at + 12, 1);
-  refix(u, n);
-  expect_fail(u, n, "section ENSM: ", "ENSM count 1 with 2 networks");
+  /* bad ENSM counts (the section holds 2 further networks) */
+  static const struct {
+    uint32_t count;
+    const char *msg, *what;
+  } bad_counts[] = {
+      {0, "section ENSM: 0 further networks", "ENSM count 0"},
+      {16, "section ENSM: 16 further networks, expected 1..15", "ENSM count 16"},
+      {3, "section ENSM: network 4: ", "ENSM count 3 with 2 networks"},
+      {1, "section ENSM: ", "ENSM count 1 with 2 networks"},
+  };
+  for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+    memcpy(u, buf, n);
+    set32(u + at + 12, bad_counts[i].count);
+    refix(u, n);
+    expect_fail(u, n, bad_counts[i].msg, bad_counts[i].what);
+  }
   /* network 3's dense layer gives 3 outputs, not the labels' count */
   ser_model_spec bad;
   CHECK(ser_model_spec_copy(&bad, &a, &e) == 0, "copy: %s", e.msg);
