@@ -161,6 +161,23 @@ static void conv1d_fast(const ser_op *o, const float *x, uint32_t T, float *y, u
   ser_conv_fast(o->wp, o->b, o->out_ch, C, o->kernel, o->dilation, xp, ld, To, y, To, relu);
 }
 
+/* OpenBLAS (0.3.17 and later) sends products of M*N*K <= 100^3 on SkylakeX
+ * to a "small matrix" kernel that allocates a scratch buffer on every call
+ * when N's tail is short (seen with Debian 12's 0.3.21): nothing may allocate
+ * on the audio path, so products of that size are done here (y += w B, row
+ * major), where a plain loop is as fast as any. */
+#define SMALL_GEMM (100.0 * 100.0 * 100.0)
+static void gemm_small(uint32_t M, uint32_t N, uint32_t K, const float *w, const float *B, float *y) {
+  for (uint32_t i = 0; i < M; i++) {
+    float *yr = y + (size_t)i * N;
+    const float *wr = w + (size_t)i * K;
+    for (uint32_t k = 0; k < K; k++) {
+      const float a = wr[k], *br = B + (size_t)k * N;
+      for (uint32_t t = 0; t < N; t++) yr[t] += a * br[t];
+    }
+  }
+}
+
 /* pl: zeros before the input (the right padding only shows in To). */
 static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32_t To, float *col, uint32_t pl) {
   const uint32_t C = o->in_ch, k = o->kernel, s = o->stride, d = o->dilation;
@@ -195,6 +212,10 @@ static void conv1d(const ser_op *o, const float *x, uint32_t T, float *y, uint32
   for (uint32_t i = 0; i < M; i++) {
     float *yr = y + (size_t)i * To, bi = o->b[i];
     for (uint32_t t = 0; t < To; t++) yr[t] = bi;
+  }
+  if ((double)M * To * K <= SMALL_GEMM) {
+    gemm_small(M, To, K, o->w, B, y);
+    return;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)To, (int)K, 1.0f, o->w, (int)K, B,
               (int)To, 1.0f, y, (int)To);
