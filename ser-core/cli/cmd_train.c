@@ -194,6 +194,10 @@ int cmd_train(int argc, char **argv) {
   if (res.avg_epochs) {
     snprintf(buf, sizeof buf, "%u", res.avg_epochs);
     ser_model_spec_set_meta(&spec, "avg_epochs", buf);
+    if (o.train.swa_lr_frac > 0) {
+      snprintf(buf, sizeof buf, "%g", o.train.swa_lr_frac);
+      ser_model_spec_set_meta(&spec, "swa_lr", buf);
+    }
   }
   if (res.best_val_ua >= 0) {
     snprintf(buf, sizeof buf, "%.4f", res.best_val_ua);

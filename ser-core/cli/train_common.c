@@ -119,6 +119,11 @@ void tc_print_opts_help(FILE *f) {
           "                          (default 0 = off)\n"
           "  --avg-epochs N          keep the average of the weights at the end of the last N\n"
           "                          epochs instead of the best validation epoch (default 0 = off)\n"
+          "  --swa-lr F              with --avg-epochs N: stochastic weight averaging. The cosine\n"
+          "                          decay reaches F x --lr when the last N epochs start and the\n"
+          "                          rate stays there while their weights are averaged; batch-norm\n"
+          "                          statistics are then recomputed for the average over one pass\n"
+          "                          of training batches (F in (0, 1]; default off)\n"
           "  --augment LIST          audio augmentation of training clips: any of noise,speed,pitch,\n"
           "                          shift,gain,specaug, or none (default noise,speed,pitch,gain,\n"
           "                          specaug)\n"
@@ -341,6 +346,9 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
   } else if (!strcmp(a, "--avg-epochs")) {
     NEED();
     if (parse_u32(val, &o->train.avg_epochs) < 0) BAD();
+  } else if (!strcmp(a, "--swa-lr")) {
+    NEED();
+    if (parse_f(val, &o->train.swa_lr_frac) < 0 || !(o->train.swa_lr_frac > 0) || o->train.swa_lr_frac > 1) BAD();
   } else if (!strcmp(a, "--no-balance")) {
     o->train.balanced = 0;
   } else if (!strcmp(a, "--augment")) {
@@ -419,6 +427,11 @@ int tc_finalize(tc_opts *o, const char *cmd) {
   }
   if (o->norm == TC_NORM_RUNNING && o->arch.arch == SER_ARCH_PAPER) {
     fprintf(stderr, "ser %s: --norm running: the paper architecture takes whole clips, not a stream of frames\n", cmd);
+    return -1;
+  }
+  if (o->train.swa_lr_frac > 0 && (o->train.avg_epochs == 0 || o->train.avg_epochs >= o->train.epochs)) {
+    fprintf(stderr, "ser %s: --swa-lr needs --avg-epochs N with N below --epochs (%u): the rate is held "
+                    "during the last N epochs, whose weights are averaged\n", cmd, o->train.epochs);
     return -1;
   }
   if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)

@@ -40,6 +40,7 @@ struct ser_tnet {
   /* shapes of the last forward */
   uint32_t cur_b, *cur_c, *cur_t;
   int cur_training;
+  double bn_momentum; /* weight of a batch in the running statistics; 0.1 */
 };
 
 uint64_t ser_mix64(uint64_t a, uint64_t b) {
@@ -118,6 +119,7 @@ int ser_tlayer_shape(const ser_layer *l, uint32_t i, uint32_t c, uint32_t t,
 }
 
 size_t ser_tnet_n_params(const ser_tnet *t) { return t->n_params; }
+void ser_tnet_set_bn_momentum(ser_tnet *t, double momentum) { t->bn_momentum = momentum; }
 ser_model_spec *ser_tnet_spec(const ser_tnet *t) { return t->spec; }
 size_t ser_tnet_sync_doubles(const ser_tnet *t) { return t->sync_doubles; }
 void ser_tnet_set_sync(ser_tnet *t, ser_tsync *s, uint32_t tid) {
@@ -209,6 +211,7 @@ ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames, se
   t->spec = spec;
   t->batch = batch;
   t->frames = frames;
+  t->bn_momentum = 0.1;
   t->n_layers = spec->n_layers;
   t->ly = calloc(t->n_layers, sizeof *t->ly);
   t->act = calloc(t->n_layers + 1, sizeof *t->act);
@@ -422,8 +425,9 @@ static void bn_fwd(ser_tnet *t, tlayer *L, uint32_t b, uint32_t c, uint32_t tt, 
       L->invstd[ch] = 1.0 / sqrt(var + l->eps);
       if (t->tid == 0) {
         double unb = ctot > 1 ? var * ctot / (ctot - 1) : var;
-        rm[ch] = (float)(0.9 * rm[ch] + 0.1 * mean);
-        rv[ch] = (float)(0.9 * rv[ch] + 0.1 * unb);
+        double mo = t->bn_momentum;
+        rm[ch] = (float)((1 - mo) * rm[ch] + mo * mean);
+        rv[ch] = (float)((1 - mo) * rv[ch] + mo * unb);
       }
     }
   } else {

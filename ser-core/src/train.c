@@ -327,6 +327,55 @@ static void worker_job(worker *w) {
                : ser_tnet_backward(w->net, w->labels, w->weights, P->wsum, w->grad);
 }
 
+/* A random order of 0..n-1 (Fisher-Yates). */
+static void shuffle(uint32_t *order, size_t n, uint64_t seed) {
+  ser_rng er;
+  ser_rng_seed(&er, seed);
+  for (size_t i = 0; i < n; i++) order[i] = (uint32_t)i;
+  for (size_t i = n; i > 1; i--) {
+    uint32_t j = ser_rng_below(&er, (uint32_t)i);
+    uint32_t tmp = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = tmp;
+  }
+}
+
+/* Forward and backward of mini-batch s of the current order (P->order,
+ * P->epoch) on all worker threads; gradients in each worker's grad. */
+static int pool_step(pool *P, size_t s, uint32_t batch, uint32_t per_thread, ser_error *err) {
+  uint32_t nt = P->n;
+  P->base = s * batch;
+  P->step = (uint32_t)s;
+  double wsum = 0;
+  for (uint32_t j = 0; j < batch; j++) wsum += P->cw[P->train[P->order[P->base + j]].label];
+  P->wsum = wsum;
+  for (uint32_t i = 0; i < nt; i++) {
+    P->w[i].lo = i * per_thread < batch ? i * per_thread : batch;
+    P->w[i].hi = (i + 1) * per_thread < batch ? (i + 1) * per_thread : batch;
+  }
+  if (nt > 1) pthread_barrier_wait(&P->start);
+  worker_job(&P->w[0]);
+  if (nt > 1) pthread_barrier_wait(&P->end);
+  for (uint32_t i = 0; i < nt; i++)
+    if (P->w[i].failed) return ser_fail(err, "%s", P->w[i].err.msg);
+  return 0;
+}
+
+/* Stochastic weight averaging: batch-norm running statistics of the
+ * averaged weights, the plain mean over one pass of training batches (a new
+ * order and new augmentation draws, as an extra epoch would have). */
+static int bn_recompute(pool *P, uint32_t epoch, size_t steps, uint32_t batch, uint32_t per_thread,
+                        ser_error *err) {
+  P->epoch = epoch;
+  int rc = 0;
+  for (size_t s = 0; s < steps && rc == 0; s++) {
+    ser_tnet_set_bn_momentum(P->w[0].net, 1.0 / (double)(s + 1));
+    rc = pool_step(P, s, batch, per_thread, err);
+  }
+  ser_tnet_set_bn_momentum(P->w[0].net, 0.1);
+  return rc;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   pool *P = w->P;
@@ -743,41 +792,20 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   size_t total_steps = (size_t)o->epochs * steps;
   size_t warm = (size_t)(o->warmup_epochs * steps);
+  /* SWA: the cosine ends where the averaging window starts, then the rate stays */
+  int swa = avg && o->swa_lr_frac > 0;
+  size_t cos_end = swa ? (size_t)avg_from * steps : total_steps;
   int stop = 0;
   uint32_t epoch, first_epoch = st.epochs_done;
   double last_loss = 0;
   uint32_t end_epoch = o->stop_after && o->stop_after < o->epochs ? o->stop_after : o->epochs;
   for (epoch = st.epochs_done; epoch < end_epoch && !stop; epoch++) {
-    ser_rng er;
-    ser_rng_seed(&er, ser_mix64(o->seed, 0xe90c + epoch));
-    for (size_t i = 0; i < n_train; i++) order[i] = (uint32_t)i;
-    for (size_t i = n_train; i > 1; i--) {
-      uint32_t j = ser_rng_below(&er, (uint32_t)i);
-      uint32_t tmp = order[i - 1];
-      order[i - 1] = order[j];
-      order[j] = tmp;
-    }
+    shuffle(order, n_train, ser_mix64(o->seed, 0xe90c + epoch));
     double eloss = 0;
     size_t ecorrect = 0, eseen = 0;
     P->epoch = epoch;
     for (size_t s = 0; s < steps; s++) {
-      P->base = s * batch;
-      P->step = (uint32_t)s;
-      double wsum = 0;
-      for (uint32_t j = 0; j < batch; j++) wsum += cw[train[order[P->base + j]].label];
-      P->wsum = wsum;
-      for (uint32_t i = 0; i < nt; i++) {
-        P->w[i].lo = i * per_thread < batch ? i * per_thread : batch;
-        P->w[i].hi = (i + 1) * per_thread < batch ? (i + 1) * per_thread : batch;
-      }
-      if (nt > 1) pthread_barrier_wait(&P->start);
-      worker_job(&P->w[0]);
-      if (nt > 1) pthread_barrier_wait(&P->end);
-      for (uint32_t i = 0; i < nt; i++)
-        if (P->w[i].failed) {
-          ser_fail(err, "%s", P->w[i].err.msg);
-          goto done;
-        }
+      if (pool_step(P, s, batch, per_thread, err) < 0) goto done;
       float *g = P->w[0].grad;
       double bl = 0;
       for (uint32_t i = 0; i < nt; i++) {
@@ -792,10 +820,11 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
       size_t gs = (size_t)epoch * steps + s;
       double lr;
       if (gs < warm) lr = o->lr * (double)(gs + 1) / (double)warm;
+      else if (swa && gs >= cos_end) lr = o->lr * o->swa_lr_frac;
       else {
-        double span = total_steps > warm ? (double)(total_steps - warm) : 1.0;
+        double span = cos_end > warm ? (double)(cos_end - warm) : 1.0;
         double q = (double)(gs - warm) / span;
-        double mn = o->lr * o->min_lr_frac;
+        double mn = o->lr * (swa ? o->swa_lr_frac : o->min_lr_frac);
         lr = mn + (o->lr - mn) * 0.5 * (1 + cos(M_PI * q));
       }
       st.adam_t++;
@@ -880,6 +909,10 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   if (avg && n_avg) { /* the average of the last epochs, not the best validation epoch */
     for (size_t k = 0; k < np; k++) flat[k] = (float)(avg[k] / n_avg);
     ser_tnet_set_params(P->w[0].net, flat);
+    if (swa) {
+      shuffle(order, n_train, ser_mix64(o->seed, 0xe90c + o->epochs));
+      if (bn_recompute(P, o->epochs, steps, batch, per_thread, err) < 0) goto done;
+    }
     res->best_epoch = st.epochs_done;
     res->avg_epochs = n_avg;
     if (n_val) {

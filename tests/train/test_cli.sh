@@ -163,6 +163,21 @@ expect 2 "resume inside the averaging window" "$SER" train "${common[@]}" --avg-
   --resume -o "$tmp/st.sermodel" "$D/emodb"
 grep -q "inside the weight-averaging window" "$tmp/err" || no "resume refusal unclear: $(cat "$tmp/err")"
 
+# stochastic weight averaging: needs the averaging window, recorded in the model, changes the weights
+expect 1 "--swa-lr without --avg-epochs" "$SER" train "${common[@]}" --swa-lr 0.3 -o "$tmp/sw.sermodel" "$D/emodb"
+grep -q -- "--swa-lr needs --avg-epochs" "$tmp/err" || no "--swa-lr without --avg-epochs unclear: $(cat "$tmp/err")"
+expect 1 "--swa-lr window as long as training" "$SER" train "${common[@]}" --avg-epochs 3 --swa-lr 0.3 \
+  -o "$tmp/sw.sermodel" "$D/emodb"
+expect 1 "bad --swa-lr" "$SER" train "${common[@]}" --avg-epochs 2 --swa-lr 0 -o "$tmp/sw.sermodel" "$D/emodb"
+expect 1 "bad --swa-lr" "$SER" train "${common[@]}" --avg-epochs 2 --swa-lr 1.5 -o "$tmp/sw.sermodel" "$D/emodb"
+expect 0 "train avg" "$SER" train "${common[@]}" --avg-epochs 2 -o "$tmp/av.sermodel" "$D/emodb"
+expect 0 "train avg + swa" "$SER" train "${common[@]}" --avg-epochs 2 --swa-lr 0.3 -o "$tmp/sw.sermodel" "$D/emodb"
+"$SER" info "$tmp/sw.sermodel" > "$tmp/info"
+grep -q "swa_lr: 0.3" "$tmp/info" || no "model lacks swa_lr metadata: $(cat "$tmp/info")"
+cmp -s "$tmp/av.sermodel" "$tmp/sw.sermodel" && no "--swa-lr changed nothing"
+expect 0 "classify with the swa model" "$SER" classify --model "$tmp/sw.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav"
+grep -q '"emotion":"\(neutral\|angry\)"' "$tmp/out" || no "swa model's classification: $(cat "$tmp/out")"
+
 # pitch features: stored in the model, shown by info, used by classify (the analyzer's streaming path)
 expect 0 "train --pitch-features" "$SER" train "${common[@]}" --pitch-features -o "$tmp/p.sermodel" "$D/emodb"
 "$SER" info "$tmp/p.sermodel" > "$tmp/info"

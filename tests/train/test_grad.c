@@ -451,6 +451,52 @@ static void check_soft(void) {
   free(n);
 }
 
+/* Batch norm's running statistics with a chosen momentum: with 1/(k+1) at the
+ * k-th batch they are the plain mean of the batches' statistics (what SWA's
+ * recomputation uses), and the default stays PyTorch's 0.1. */
+static void check_bn_momentum(void) {
+  ser_rng r;
+  ser_rng_seed(&r, 11);
+  net *n = mk(3);
+  b_bn(n);
+  finish(n, &r);
+  ser_error err;
+  ser_tnet *t = ser_tnet_new(&n->s, 4, 10, &err);
+  float *rs = n->L[1].params + 2 * 4; /* running mean[4], running var[4] */
+  float x[3][4 * 10 * 3], probs[12];
+  for (int b = 0; b < 3; b++)
+    for (size_t k = 0; k < sizeof x[b] / sizeof x[b][0]; k++) x[b][k] = (float)(b + 1) * ser_rng_normal(&r) + b;
+  double batch[3][8], want[8] = {0};
+  for (int b = 0; b < 3; b++) { /* momentum 1: the running statistics are the batch's own */
+    ser_tnet_set_bn_momentum(t, 1.0);
+    ser_tnet_forward(t, x[b], 4, 10, 1, NULL, probs, &err);
+    for (int k = 0; k < 8; k++) want[k] += (batch[b][k] = rs[k]) / 3;
+  }
+  for (int k = 0; k < 8; k++) rs[k] = k < 4 ? 5.f : 7.f; /* stale statistics, forgotten at batch 0 */
+  for (int b = 0; b < 3; b++) {
+    ser_tnet_set_bn_momentum(t, 1.0 / (b + 1));
+    ser_tnet_forward(t, x[b], 4, 10, 1, NULL, probs, &err);
+  }
+  double worst = 0;
+  for (int k = 0; k < 8; k++) worst = fmax(worst, fabs(rs[k] - want[k]) / fmax(1e-6, fabs(want[k])));
+  for (int k = 0; k < 8; k++) rs[k] = k < 4 ? 0.f : 1.f;
+  ser_tnet_set_bn_momentum(t, 0.1);
+  ser_tnet_forward(t, x[2], 4, 10, 1, NULL, probs, &err);
+  double worst01 = 0;
+  for (int k = 0; k < 8; k++)
+    worst01 = fmax(worst01, fabs(rs[k] - (0.9 * (k < 4 ? 0 : 1) + 0.1 * batch[2][k])));
+  if (!(worst < 1e-5) || !(worst01 < 1e-6) || batch[0][0] == batch[2][0]) {
+    printf("FAIL batch-norm momentum: mean of batches off by %g (relative), momentum 0.1 off by %g\n", worst,
+           worst01);
+    failures++;
+  } else
+    printf("ok   batch-norm momentum 1/(k+1) = mean of 3 batches' statistics (%.1e), 0.1 = PyTorch's (%.1e)\n",
+           worst, worst01);
+  ser_tnet_free(t);
+  drop(n);
+  free(n);
+}
+
 int main(void) {
   struct {
     const char *name;
@@ -475,6 +521,7 @@ int main(void) {
     }
   check_threads();
   check_soft();
+  check_bn_momentum();
   printf("%s\n", failures ? "FAILED" : "all gradient checks passed");
   return failures ? 1 : 0;
 }

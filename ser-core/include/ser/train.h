@@ -48,6 +48,12 @@ ser_tnet *ser_tnet_new(ser_model_spec *spec, uint32_t batch, uint32_t frames,
 void ser_tnet_free(ser_tnet *t);
 /* Total parameter count (the length of gradient buffers). */
 size_t ser_tnet_n_params(const ser_tnet *t);
+/* Weight of the current batch in batch norm's running statistics at the next
+ * training-mode forward: running = (1 - m) running + m batch (default 0.1, as
+ * PyTorch). 1 / (k + 1) at the k-th batch (0-based) makes them the plain mean
+ * over the batches seen, as PyTorch's momentum=None. Only the net with thread
+ * id 0 writes the running statistics. */
+void ser_tnet_set_bn_momentum(ser_tnet *t, double momentum);
 /* Forward pass of b <= batch samples of `frames` frames (<= the frames given
  * at creation). training: batch norm uses batch statistics (and updates the
  * running ones), dropout is active with masks drawn from seeds[i] (one per
@@ -131,6 +137,12 @@ typedef struct ser_train_options {
   uint32_t avg_epochs;      /* 0 (off): the kept weights are the average of the weights at the
                              * end of the last N epochs (batch-norm running statistics averaged
                              * too) instead of the best validation epoch's */
+  float swa_lr_frac;        /* 0 (off). With avg_epochs: stochastic weight averaging. The cosine
+                             * decay ends at lr * swa_lr_frac when the averaging window starts,
+                             * and the rate stays there through the window, so the averaged
+                             * weights come from a wider region; batch-norm running statistics
+                             * are then recomputed for the averaged weights (the plain mean over
+                             * one pass of training batches, augmented as in training) */
   ser_progress_fn progress; /* may be NULL */
   void *progress_user;
 } ser_train_options;
