@@ -131,6 +131,10 @@ void tc_print_opts_help(FILE *f) {
           "  --aug-variants N        speed/pitch: make N perturbed copies of every training clip\n"
           "                          once (alternately speed and pitch) and draw from them\n"
           "                          (default 2, at most 16; 0 = perturb on the fly, slower)\n"
+          "  --aug-pitch-norm        with --pitch-features and --norm speaker|running: a speed- or\n"
+          "                          pitch-changed copy is normalised as a voice of its own pitch\n"
+          "                          (its speaker's mean log pitch moved by the same amount), so\n"
+          "                          its pitch relative to the voice stays the clip's (default off)\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
           "  --norm global|speaker|utterance|running   feature normalisation before the model's\n"
           "                          per-coefficient statistics (default global: none; the stored\n"
@@ -346,6 +350,8 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
   } else if (!strcmp(a, "--avg-epochs")) {
     NEED();
     if (parse_u32(val, &o->train.avg_epochs) < 0) BAD();
+  } else if (!strcmp(a, "--aug-pitch-norm")) {
+    o->train.aug_pitch_norm = 1;
   } else if (!strcmp(a, "--swa-lr")) {
     NEED();
     if (parse_f(val, &o->train.swa_lr_frac) < 0 || !(o->train.swa_lr_frac > 0) || o->train.swa_lr_frac > 1) BAD();
@@ -434,9 +440,15 @@ int tc_finalize(tc_opts *o, const char *cmd) {
                     "during the last N epochs, whose weights are averaged\n", cmd, o->train.epochs);
     return -1;
   }
+  if (o->train.aug_pitch_norm &&
+      (!o->feat.pitch || (o->norm != TC_NORM_SPEAKER && o->norm != TC_NORM_RUNNING) || o->train.aug_variants == 0)) {
+    fprintf(stderr, "ser %s: --aug-pitch-norm needs --pitch-features, --norm speaker or running, and --aug-variants "
+                    "of 1 or more (the copies whose pitch change it knows)\n", cmd);
+    return -1;
+  }
   if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)
     fprintf(stderr, "ser %s: note: the paper architecture normally uses the paper feature preset\n", cmd);
-  if (o->feat.pitch && o->train.aug.p_pitch > 0 && !o->quiet)
+  if (o->feat.pitch && o->train.aug.p_pitch > 0 && !o->quiet && !o->train.aug_pitch_norm)
     fprintf(stderr, "ser %s: note: pitch-shift augmentation moves the pitch features the model is to learn from; "
                     "with --pitch-features, --no-pitch scored better (docs/results.md, fourth search)\n", cmd);
   return 0;

@@ -57,6 +57,7 @@ typedef struct worker {
   size_t acap, tcap;
   float *xmix;    /* mixup: the un-mixed inputs */
   float *targets; /* soft targets (mixup, label smoothing): per_thread x n_labels */
+  float *gmean;   /* aug_pitch_norm: a clip's group mean with the log-pitch column moved */
   uint32_t lo, hi;
   double loss;
   uint32_t correct;
@@ -91,6 +92,7 @@ struct pool {
   float p_var;
   float **var;
   size_t *var_n;
+  float *var_lp; /* how far each copy moved log2 pitch: log2(speed), or semitones / 12 */
 };
 
 /* Network input of one training sample: random crop, augmentation,
@@ -112,11 +114,18 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   L = (size_t)ceil(need * smax) + fp->hop_length;
   const float *seg = c->audio;
   size_t ns = c->n;
+  const float *gm = c->norm_mean;
   if (P->n_var && ser_rng_uniform(&r) < P->p_var) {
     uint32_t v = ser_rng_below(&r, P->n_var);
     if (P->var[ci * P->n_var + v] && P->var_n[ci * P->n_var + v]) {
       seg = P->var[ci * P->n_var + v];
       ns = P->var_n[ci * P->n_var + v];
+      if (P->o->aug_pitch_norm && fp->pitch && gm && spec->arch != SER_ARCH_PAPER) {
+        /* the copy is a voice of its own pitch: its speaker's log pitch moves with it */
+        memcpy(w->gmean, gm, dim * sizeof(float));
+        w->gmean[dim - 2] += P->var_lp[ci * P->n_var + v];
+        gm = w->gmean;
+      }
     }
   }
   if (ns > L) {
@@ -153,7 +162,7 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   }
   float *f = NULL;
   uint32_t nf = 0;
-  if (ser_train_group_input(spec, a, na, c->norm_mean, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
+  if (ser_train_group_input(spec, a, na, gm, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
     return -1;
   uint32_t T = spec->in_len;
   uint32_t st = nf > T ? ser_rng_below(&r, nf - T + 1) : 0;
@@ -190,8 +199,10 @@ static void *make_variants(void *arg) {
         if (f < 0.25f) f = 0.25f;
         out = malloc(((size_t)(c->n / f) + 4) * sizeof(float));
         if (out) n = ser_aug_speed(c->audio, c->n, f, out);
+        P->var_lp[i * P->n_var + v] = log2f(f);
       } else {
         float st = a->pitch_min_st + (a->pitch_max_st - a->pitch_min_st) * ser_rng_uniform(&r);
+        P->var_lp[i * P->n_var + v] = st / 12.f;
         out = malloc((c->n + 1) * sizeof(float));
         if (out && ser_aug_pitch(c->audio, c->n, sr, st, out, &j->err) == 0) n = c->n;
         else if (out) {
@@ -212,7 +223,8 @@ static void *make_variants(void *arg) {
 static int variants_new(pool *P, const ser_clip *train, size_t n, uint32_t nt, ser_error *err) {
   P->var = calloc(n * P->n_var + 1, sizeof(float *));
   P->var_n = calloc(n * P->n_var + 1, sizeof(size_t));
-  if (!P->var || !P->var_n) return ser_fail(err, "training: out of memory");
+  P->var_lp = calloc(n * P->n_var + 1, sizeof(float));
+  if (!P->var || !P->var_n || !P->var_lp) return ser_fail(err, "training: out of memory");
   var_job jobs[64];
   pthread_t th[64];
   int started[64] = {0};
@@ -419,6 +431,7 @@ static void pool_free(pool *P) {
       free(w->tbuf);
       free(w->xmix);
       free(w->targets);
+      free(w->gmean);
     }
   }
   if (P->var) {
@@ -426,6 +439,7 @@ static void pool_free(pool *P) {
   }
   free(P->var);
   free(P->var_n);
+  free(P->var_lp);
   free(P->sync.slots);
   free(P->w);
   free(P);
@@ -452,7 +466,9 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
     w->seeds = malloc(per_thread * sizeof(uint64_t));
     w->xmix = malloc((size_t)per_thread * spec->in_len * spec->in_ch * sizeof(float));
     w->targets = malloc((size_t)per_thread * spec->n_labels * sizeof(float));
-    if (!w->grad || !w->x || !w->probs || !w->labels || !w->weights || !w->seeds || !w->xmix || !w->targets)
+    w->gmean = malloc(((size_t)ser_feature_dim(&spec->feat) + 1) * sizeof(float));
+    if (!w->grad || !w->x || !w->probs || !w->labels || !w->weights || !w->seeds || !w->xmix || !w->targets ||
+        !w->gmean)
       goto oom;
   }
   if (n > 1) {

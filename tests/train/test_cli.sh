@@ -155,7 +155,10 @@ expect 0 "train mixup+smoothing+avg" "$SER" train "${common[@]}" --mixup 0.4 --l
   -o "$tmp/mx.sermodel" "$D/emodb"
 "$SER" info "$tmp/mx.sermodel" > "$tmp/info"
 grep -q "avg_epochs: 2" "$tmp/info" || no "model lacks avg_epochs metadata: $(cat "$tmp/info")"
-cmp -s "$tmp/m.sermodel" "$tmp/mx.sermodel" && no "mixup/smoothing/averaging changed nothing"
+"$SER" classify --model "$tmp/m.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c1"
+"$SER" classify --model "$tmp/mx.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c2"
+[ -s "$tmp/c1" ] || no "classify with the small model printed nothing"
+cmp -s "$tmp/c1" "$tmp/c2" && no "mixup/smoothing/averaging changed nothing (same scores)" # the files differ anyway (command line)
 # the running average is not checkpointed: resuming inside the averaging window is refused, not wrong
 expect 0 "train avg, stop after 2" "$SER" train "${common[@]}" --avg-epochs 2 --checkpoint-dir "$tmp/ck" --stop-after 2 \
   -o "$tmp/st.sermodel" "$D/emodb"
@@ -174,7 +177,10 @@ expect 0 "train avg" "$SER" train "${common[@]}" --avg-epochs 2 -o "$tmp/av.serm
 expect 0 "train avg + swa" "$SER" train "${common[@]}" --avg-epochs 2 --swa-lr 0.3 -o "$tmp/sw.sermodel" "$D/emodb"
 "$SER" info "$tmp/sw.sermodel" > "$tmp/info"
 grep -q "swa_lr: 0.3" "$tmp/info" || no "model lacks swa_lr metadata: $(cat "$tmp/info")"
-cmp -s "$tmp/av.sermodel" "$tmp/sw.sermodel" && no "--swa-lr changed nothing"
+"$SER" classify --model "$tmp/av.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c1"
+"$SER" classify --model "$tmp/sw.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c2"
+[ -s "$tmp/c1" ] || no "classify with the averaged model printed nothing"
+cmp -s "$tmp/c1" "$tmp/c2" && no "--swa-lr changed nothing (same scores): $(cat "$tmp/c2")"
 expect 0 "classify with the swa model" "$SER" classify --model "$tmp/sw.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav"
 grep -q '"emotion":"\(neutral\|angry\)"' "$tmp/out" || no "swa model's classification: $(cat "$tmp/out")"
 
@@ -189,6 +195,25 @@ expect 0 "train --pitch-features, not quiet" "$SER" train "${nq[@]}" --epochs 1 
 grep -q "note: pitch-shift augmentation moves the pitch features" "$tmp/err" || no "no note about pitch shift with pitch features"
 expect 0 "train --pitch-features --no-pitch" "$SER" train "${nq[@]}" --epochs 1 --pitch-features --no-pitch -o "$tmp/p2.sermodel" "$D/emodb"
 grep -q "note: pitch-shift" "$tmp/err" && no "pitch-shift note although --no-pitch"
+# --aug-pitch-norm: only where it has something to do; it changes training, and silences the pitch-shift note
+expect 1 "--aug-pitch-norm without pitch features" "$SER" train "${common[@]}" --norm running --aug-pitch-norm \
+  -o "$tmp/pn.sermodel" "$D/emodb"
+grep -q -- "--aug-pitch-norm needs --pitch-features" "$tmp/err" || no "--aug-pitch-norm refusal unclear: $(cat "$tmp/err")"
+expect 1 "--aug-pitch-norm with global statistics" "$SER" train "${common[@]}" --pitch-features --aug-pitch-norm \
+  -o "$tmp/pn.sermodel" "$D/emodb"
+expect 1 "--aug-pitch-norm without copies" "$SER" train "${common[@]}" --pitch-features --norm running --aug-variants 0 \
+  --aug-pitch-norm -o "$tmp/pn.sermodel" "$D/emodb"
+expect 0 "train --norm running --pitch-features" "$SER" train "${nq[@]}" --pitch-features --norm running \
+  -o "$tmp/pr.sermodel" "$D/emodb"
+expect 0 "train ... --aug-pitch-norm" "$SER" train "${nq[@]}" --pitch-features --norm running --aug-pitch-norm \
+  -o "$tmp/pn.sermodel" "$D/emodb"
+grep -q "note: pitch-shift" "$tmp/err" && no "pitch-shift note although --aug-pitch-norm"
+# compare what the networks say (the files differ anyway: each stores its command line)
+clip="$D/emodb/wav/03a01Wa.wav"
+"$SER" classify --model "$tmp/pr.sermodel" --utterance "$clip" > "$tmp/c1"
+"$SER" classify --model "$tmp/pn.sermodel" --utterance "$clip" > "$tmp/c2"
+[ -s "$tmp/c1" ] || no "classify with the running-normalised pitch model printed nothing"
+cmp -s "$tmp/c1" "$tmp/c2" && no "--aug-pitch-norm changed nothing: $(cat "$tmp/c2")"
 expect 0 "classify with a pitch model" "$SER" classify --model "$tmp/p.sermodel" "$D/emodb/wav/03a01Wa.wav"
 grep -qE "angry|neutral" "$tmp/out" || no "classify with the pitch model printed no label: $(cat "$tmp/out")"
 expect 0 "eval a pitch model" "$SER" eval --model "$tmp/p.sermodel" --speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb"

@@ -217,6 +217,68 @@ static int set_global(ser_model_spec *spec, const set *s, float *mean_out, float
   return 0;
 }
 
+static int cmp_f(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median log pitch (column dim-2) over the frames with voicing >= 0.5. */
+static int median_log_pitch(const ser_feature_params *fp, const float *x, size_t n, float *med) {
+  float *f = NULL;
+  size_t nf = 0;
+  ser_error err;
+  if (ser_features_clip(fp, x, n, &f, &nf, &err) < 0) return -1;
+  uint32_t dim = ser_feature_dim(fp);
+  float *v = malloc((nf + 1) * sizeof(float));
+  size_t k = 0;
+  for (size_t t = 0; v && t < nf; t++)
+    if (f[t * dim + dim - 1] >= 0.5f) v[k++] = f[t * dim + dim - 2];
+  int rc = k >= 20 ? 0 : -1;
+  if (rc == 0) {
+    qsort(v, k, sizeof(float), cmp_f);
+    *med = v[k / 2];
+  }
+  free(v), free(f);
+  return rc;
+}
+
+/* The premise of --aug-pitch-norm: a copy made faster by f has its log pitch
+ * moved by log2(f), one moved by s semitones by s/12 (what the training loop
+ * adds to the copy's speaker mean so its pitch relative to the voice stays). */
+static void check_copy_pitch_shift(const set *s) {
+  ser_feature_params fp;
+  ser_feature_params_default(&fp);
+  fp.pitch = 1;
+  const float speeds[2] = {0.9f, 1.1f}, semis[2] = {-2.f, 2.f};
+  double sum[4] = {0};
+  int cnt[4] = {0};
+  for (size_t i = 0; i < s->n && i < 24; i++) {
+    const ser_clip *c = &s->c[i];
+    float m0;
+    if (median_log_pitch(&fp, c->audio, c->n, &m0) < 0) continue;
+    float *y = malloc(((size_t)(c->n / 0.9f) + 8) * sizeof(float));
+    for (int k = 0; y && k < 4; k++) {
+      size_t ny = c->n;
+      ser_error err;
+      if (k < 2) ny = ser_aug_speed(c->audio, c->n, speeds[k], y);
+      else if (ser_aug_pitch(c->audio, c->n, 16000, semis[k - 2], y, &err) < 0) continue;
+      float m1;
+      if (median_log_pitch(&fp, y, ny, &m1) < 0) continue;
+      sum[k] += m1 - m0;
+      cnt[k]++;
+    }
+    free(y);
+  }
+  const double want[4] = {log2(0.9), log2(1.1), -2.0 / 12, 2.0 / 12};
+  const char *what[4] = {"speed 0.9", "speed 1.1", "pitch -2 st", "pitch +2 st"};
+  for (int k = 0; k < 4; k++) {
+    double got = cnt[k] ? sum[k] / cnt[k] : NAN;
+    CHECK(cnt[k] >= 10 && fabs(got - want[k]) < 0.025, "%s: log pitch moved by %.4f over %d clips, wanted %.4f",
+          what[k], got, cnt[k], want[k]);
+    printf("%s: median log2 pitch moved by %+.4f (%d clips), log2 factor %+.4f\n", what[k], got, cnt[k], want[k]);
+  }
+}
+
 int main(void) {
   const char *root = getenv("SER_DATASETS");
   if (!root) {
@@ -401,6 +463,7 @@ int main(void) {
   ser_tnet_free(ev);
   ser_model_spec_clear(&spec);
   free(st), free(tst), free(est), free(elst);
+  check_copy_pitch_shift(&base);
   set_free(&base), set_free(&loud), set_free(&tr), set_free(&te), set_free(&tel);
   printf("%s\n", failures ? "FAILED" : "all normalisation tests passed");
   return failures ? 1 : 0;

@@ -137,6 +137,12 @@ typedef struct ser_train_options {
   uint32_t avg_epochs;      /* 0 (off): the kept weights are the average of the weights at the
                              * end of the last N epochs (batch-norm running statistics averaged
                              * too) instead of the best validation epoch's */
+  int aug_pitch_norm;       /* 0 (off). With pitch features, group statistics (norm_mean of the
+                             * clips: speaker or running normalisation) and precomputed speed/pitch
+                             * copies (aug_variants): a copy whose pitch moved by log2 factor d is
+                             * normalised with its group's log-pitch mean moved by d, so its pitch
+                             * relative to its voice is the original clip's (the copy is treated
+                             * as a voice of its own pitch, not as the speaker sounding higher) */
   float swa_lr_frac;        /* 0 (off). With avg_epochs: stochastic weight averaging. The cosine
                              * decay ends at lr * swa_lr_frac when the averaging window starts,
                              * and the rate stays there through the window, so the averaged
