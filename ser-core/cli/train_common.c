@@ -131,6 +131,8 @@ void tc_print_opts_help(FILE *f) {
           "  --aug-variants N        speed/pitch: make N perturbed copies of every training clip\n"
           "                          once (alternately speed and pitch) and draw from them\n"
           "                          (default 2, at most 16; 0 = perturb on the fly, slower)\n"
+          "  --speed P,MIN,MAX       speed perturbation: probability and range of the factor\n"
+          "                          (default 0.3,0.9,1.1; MIN >= 0.25, MAX <= 4)\n"
           "  --aug-pitch-norm        with --pitch-features and --norm speaker|running: a speed- or\n"
           "                          pitch-changed copy is normalised as a voice of its own pitch\n"
           "                          (its speaker's mean log pitch moved by the same amount), so\n"
@@ -350,6 +352,17 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
   } else if (!strcmp(a, "--avg-epochs")) {
     NEED();
     if (parse_u32(val, &o->train.avg_epochs) < 0) BAD();
+  } else if (!strcmp(a, "--speed")) {
+    NEED();
+    char **v = tc_split(val, NULL);
+    float f[3];
+    int n = 0, okv = 1;
+    for (char **q = v; q && *q; q++, n++) okv = okv && n < 3 && parse_f(*q, &f[n]) == 0;
+    tc_split_free(v);
+    if (!okv || n != 3 || f[0] < 0 || f[0] > 1 || f[1] < 0.25f || f[1] > f[2] || f[2] > 4) BAD();
+    o->train.aug.p_speed = f[0];
+    o->train.aug.speed_min = f[1];
+    o->train.aug.speed_max = f[2];
   } else if (!strcmp(a, "--aug-pitch-norm")) {
     o->train.aug_pitch_norm = 1;
   } else if (!strcmp(a, "--swa-lr")) {

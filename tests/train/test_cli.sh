@@ -166,6 +166,16 @@ expect 2 "resume inside the averaging window" "$SER" train "${common[@]}" --avg-
   --resume -o "$tmp/st.sermodel" "$D/emodb"
 grep -q "inside the weight-averaging window" "$tmp/err" || no "resume refusal unclear: $(cat "$tmp/err")"
 
+# --speed P,MIN,MAX: checked, and used (scores differ from the default speed perturbation's)
+expect 1 "--speed two values" "$SER" train "${common[@]}" --speed 0.6,0.85 -o "$tmp/sp.sermodel" "$D/emodb"
+expect 1 "--speed p above 1" "$SER" train "${common[@]}" --speed 2,0.9,1.1 -o "$tmp/sp.sermodel" "$D/emodb"
+expect 1 "--speed min above max" "$SER" train "${common[@]}" --speed 0.5,1.2,1.1 -o "$tmp/sp.sermodel" "$D/emodb"
+expect 0 "train --speed" "$SER" train "${common[@]}" --speed 1,0.8,1.2 -o "$tmp/sp.sermodel" "$D/emodb"
+"$SER" classify --model "$tmp/m.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c1"
+"$SER" classify --model "$tmp/sp.sermodel" --utterance "$D/emodb/wav/03a01Wa.wav" > "$tmp/c2"
+[ -s "$tmp/c2" ] || no "classify with the --speed model printed nothing"
+cmp -s "$tmp/c1" "$tmp/c2" && no "--speed changed nothing (same scores)"
+
 # stochastic weight averaging: needs the averaging window, recorded in the model, changes the weights
 expect 1 "--swa-lr without --avg-epochs" "$SER" train "${common[@]}" --swa-lr 0.3 -o "$tmp/sw.sermodel" "$D/emodb"
 grep -q -- "--swa-lr needs --avg-epochs" "$tmp/err" || no "--swa-lr without --avg-epochs unclear: $(cat "$tmp/err")"
