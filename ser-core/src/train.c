@@ -93,6 +93,7 @@ struct pool {
   float **var;
   size_t *var_n;
   float *var_lp; /* how far each copy moved log2 pitch: log2(speed), or semitones / 12 */
+  int forward_only; /* batch-norm recomputation: no loss, no gradients */
 };
 
 /* Network input of one training sample: random crop, augmentation,
@@ -322,6 +323,10 @@ static void worker_job(worker *w) {
       w->failed = 1;
     }
   }
+  if (P->forward_only) {
+    if (ser_tnet_forward(w->net, w->x, b, spec->in_len, 1, w->seeds, w->probs, &w->err) < 0) w->failed = 1;
+    return;
+  }
   int soft = P->o->label_smoothing > 0 || P->o->mixup_alpha > 0;
   if (soft) soft_targets(w, b, per);
   memset(w->grad, 0, P->n_params * sizeof(float));
@@ -352,8 +357,9 @@ static void shuffle(uint32_t *order, size_t n, uint64_t seed) {
   }
 }
 
-/* Forward and backward of mini-batch s of the current order (P->order,
- * P->epoch) on all worker threads; gradients in each worker's grad. */
+/* Forward and backward (forward only with P->forward_only) of mini-batch s
+ * of the current order (P->order, P->epoch) on all worker threads;
+ * gradients in each worker's grad. */
 static int pool_step(pool *P, size_t s, uint32_t batch, uint32_t per_thread, ser_error *err) {
   uint32_t nt = P->n;
   P->base = s * batch;
@@ -374,17 +380,21 @@ static int pool_step(pool *P, size_t s, uint32_t batch, uint32_t per_thread, ser
 }
 
 /* Stochastic weight averaging: batch-norm running statistics of the
- * averaged weights, the plain mean over one pass of training batches (a new
- * order and new augmentation draws, as an extra epoch would have). */
-static int bn_recompute(pool *P, uint32_t epoch, size_t steps, uint32_t batch, uint32_t per_thread,
-                        ser_error *err) {
+ * averaged weights, the plain mean over one pass of training batches in
+ * training mode, forward only (a new order and new augmentation draws, as
+ * epoch `epoch` would have). order: n_train slots, P->order's storage. */
+static int bn_recompute(pool *P, uint32_t *order, size_t n_train, uint64_t seed, uint32_t epoch, size_t steps,
+                        uint32_t batch, uint32_t per_thread, ser_error *err) {
+  shuffle(order, n_train, ser_mix64(seed, 0xe90c + epoch));
   P->epoch = epoch;
+  P->forward_only = 1;
   int rc = 0;
   for (size_t s = 0; s < steps && rc == 0; s++) {
     ser_tnet_set_bn_momentum(P->w[0].net, 1.0 / (double)(s + 1));
     rc = pool_step(P, s, batch, per_thread, err);
   }
   ser_tnet_set_bn_momentum(P->w[0].net, 0.1);
+  P->forward_only = 0;
   return rc;
 }
 
@@ -925,10 +935,7 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   if (avg && n_avg) { /* the average of the last epochs, not the best validation epoch */
     for (size_t k = 0; k < np; k++) flat[k] = (float)(avg[k] / n_avg);
     ser_tnet_set_params(P->w[0].net, flat);
-    if (swa) {
-      shuffle(order, n_train, ser_mix64(o->seed, 0xe90c + o->epochs));
-      if (bn_recompute(P, o->epochs, steps, batch, per_thread, err) < 0) goto done;
-    }
+    if (swa && bn_recompute(P, order, n_train, o->seed, o->epochs, steps, batch, per_thread, err) < 0) goto done;
     res->best_epoch = st.epochs_done;
     res->avg_epochs = n_avg;
     if (n_val) {
