@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scores of `ser eval --predictions` files, one by one and combined.
 
-Usage: scripts/ensemble.py PRED.csv [PRED.csv ...]
+Usage: scripts/ensemble.py PRED.csv[@N] [PRED.csv[@N] ...]
 
 Each file is one `ser eval --predictions` run of the same protocol on the same
 clips (for example the same recipe with other --seed values). For every file,
@@ -9,7 +9,12 @@ and for the ensemble that averages the files' scores clip by clip, it prints
 WA, UA and macro F1 (as `ser eval` computes them) and the 95 % interval of a
 bootstrap by speaker (2000 resamples, as `ser eval` prints it; the draws differ,
 so the bounds agree to within a point or so). Then the mean and standard
-deviation of the single runs. A check on finished runs, standard library only:
+deviation of the files' scores. A file written by an ensemble of N networks
+(`ser eval --members N`) is given as PRED.csv@N: its scores count N times, so
+that the combined scores are the mean over all networks (a --members 2 run of
+--seed 1 and a one-network run of --seed 3 make an ensemble of 3 networks; not
+quite --members 3's, whose networks 2 and 3 take their normalisation
+statistics from network 1's training speakers). A check on finished runs, standard library only:
 nothing of the product depends on it.
 """
 import csv
@@ -84,15 +89,23 @@ def line(name, per, labels):
     return wa, ua, f1
 
 
-def main(paths):
-    if not paths:
+def weight(arg):
+    path, at, n = arg.rpartition("@")
+    if not at or not n.isdigit() or int(n) < 1:
+        return arg, 1
+    return path, int(n)
+
+
+def main(args):
+    if not args:
         sys.exit(__doc__)
+    paths, weights = zip(*(weight(a) for a in args))
     runs = [read(p) for p in paths]
     labels, keys = runs[0][0], set(runs[0][1])
     for p, (lab, rows) in zip(paths, runs):
         if lab != labels or set(rows) != keys:
             sys.exit(f"{p}: other labels or clips than {paths[0]}")
-    print(f"{len(keys)} clips, {len(paths)} runs; 95 % intervals by speaker (2000 resamples)")
+    print(f"{len(keys)} clips, {len(paths)} runs of {sum(weights)} networks; 95 % intervals by speaker (2000 resamples)")
     single = []
     for p, (_, rows) in zip(paths, runs):
         single.append(line(p.rsplit("/", 1)[-1], confusion(rows.values(), labels), labels))
@@ -100,12 +113,13 @@ def main(paths):
         items = []
         for k in sorted(keys):
             spk, truth, _ = runs[0][1][k]
-            avg = [sum(r[1][k][2][j] for r in runs) / len(runs) for j in range(len(labels))]
+            avg = [sum(w * r[1][k][2][j] for w, r in zip(weights, runs)) / sum(weights)
+                   for j in range(len(labels))]
             items.append((spk, truth, avg))
-        line(f"ensemble of {len(runs)} (mean scores)", confusion(items, labels), labels)
+        line(f"ensemble of {sum(weights)} (mean scores)", confusion(items, labels), labels)
         m = [statistics.mean(s[i] for s in single) for i in range(3)]
         sd = [statistics.stdev(s[i] for s in single) for i in range(3)]
-        print(f"{'single runs: mean (sd)':<28} WA {100 * m[0]:5.1f} ({100 * sd[0]:.1f})        "
+        print(f"{'the runs: mean (sd)':<28} WA {100 * m[0]:5.1f} ({100 * sd[0]:.1f})        "
               f"UA {100 * m[1]:5.1f} ({100 * sd[1]:.1f})        F1 {100 * m[2]:5.1f} ({100 * sd[2]:.1f})")
 
 

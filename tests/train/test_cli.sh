@@ -270,6 +270,18 @@ expect 0 "eval kfold --members 2" "$SER" eval "${common[@]}" --members 2 --proto
   --predictions "$tmp/ke.csv" "$D/emodb"
 grep -q "every fold trains an ensemble of 2 networks (seeds 5..6)" "$tmp/out" || no "eval --members not announced"
 same_mean "$tmp/pred.csv" "$tmp/k6.csv" "$tmp/ke.csv" || no "eval --members 2 is not the mean of the seed 5 and 6 runs"
+# scripts/ensemble.py F.csv@N counts a file of N networks N times: 4 neutral clips that A scores
+# 0.6 neutral and B 0.3; A@3 + B averages to 0.525 (all right), A + B to 0.45 (all wrong)
+if [ -n "${SER_SOURCE_ROOT:-}" ]; then
+  for f in A,0.6,0.4 B,0.3,0.7; do
+    { echo "fold,path,copy,speaker,label,predicted,neutral,angry"
+      for i in 1 2 3 4; do echo "1,c$i.wav,0,s:$((i % 2)),neutral,-,${f#*,}"; done
+    } > "$tmp/${f%%,*}.csv"
+  done
+  wa_of() { /usr/bin/env python3 "$SER_SOURCE_ROOT/scripts/ensemble.py" "$@" | awk '/^ensemble of/ { print $3, $6, $7 }'; }
+  got=$(wa_of "$tmp/A.csv@3" "$tmp/B.csv"); [ "$got" = "4 WA 100.0" ] || no "ensemble.py A@3 B: '$got'"
+  got=$(wa_of "$tmp/A.csv" "$tmp/B.csv"); [ "$got" = "2 WA 0.0" ] || no "ensemble.py A B: '$got'"
+fi
 # each network holds out its own validation speakers, those its seed picks alone: the networks learn
 # from different speakers (3 speakers, leave one out, 1 of the 2 training speakers validates)
 vs=(--speakers emodb:03,emodb:09,emodb:10 --labels neutral,angry --channels 8,8 --cbam-from 1 --epochs 2
