@@ -99,6 +99,14 @@ if [ -n "${SER_SOURCE_ROOT:-}" ]; then
   want=$(awk '/^WA/ { printf "WA %5.1f UA %5.1f", 100 * $2, 100 * $4 }' "$tmp/out")
   got=$(awk '/^ensemble of 2/ { printf "WA %5.1f UA %5.1f", $7, $10 }' "$tmp/ens")
   [ -n "$want" ] && [ "$want" = "$got" ] || no "ensemble.py: '$got', ser eval: '$want': $(cat "$tmp/ens")"
+  # its report (per-class table, confusion matrix) is ser eval's, and -o writes the same predictions
+  /usr/bin/env python3 "$SER_SOURCE_ROOT/scripts/ensemble.py" -o "$tmp/ens.csv" "$tmp/pred.csv" > "$tmp/ens" ||
+    no "ensemble.py -o failed: $(cat "$tmp/ens")"
+  sed -n '/^label /,/^WA 0/p' "$tmp/out" > "$tmp/rep.want"; sed -n '/^label /,/^WA 0/p' "$tmp/ens" > "$tmp/rep.got"
+  [ -s "$tmp/rep.want" ] && diff "$tmp/rep.want" "$tmp/rep.got" > /dev/null ||
+    no "ensemble.py's report differs from ser eval's: $(diff "$tmp/rep.want" "$tmp/rep.got" | head)"
+  cmp -s <(cut -d, -f1-6 "$tmp/pred.csv" | sort) <(cut -d, -f1-6 "$tmp/ens.csv" | sort) ||
+    no "ensemble.py -o: other predictions than ser eval's"
 fi
 # one test speaker: no interval, and the JSON says nothing of one
 expect 0 "eval one test speaker" "$SER" eval "${common[@]}" --protocol speakers --test-speakers emodb:09 \
