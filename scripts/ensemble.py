@@ -28,14 +28,24 @@ import sys
 
 
 def read(path):
-    with open(path, newline="") as f:
-        r = csv.reader(f)
-        head = next(r)
-        labels = head[6:]
-        rows = {}
-        for row in r:
-            key = (row[1], row[2])  # path, copy
-            rows[key] = (row[3], row[4], [float(x) for x in row[6:]], row[0])
+    try:
+        with open(path, newline="") as f:
+            r = csv.reader(f)
+            head = next(r, [])
+            if head[:6] != ["fold", "path", "copy", "speaker", "label", "predicted"] or len(head) < 7:
+                sys.exit(f"{path}: not a ser eval --predictions file (header: {','.join(head)[:80]})")
+            labels = head[6:]
+            rows = {}
+            for row in r:
+                if len(row) != len(head):
+                    sys.exit(f"{path}: line {r.line_num}: {len(row)} fields, the header has {len(head)}")
+                try:
+                    sc = [float(x) for x in row[6:]]
+                except ValueError:
+                    sys.exit(f"{path}: line {r.line_num}: a score is not a number")
+                rows[(row[1], row[2])] = (row[3], row[4], sc, row[0])  # key: path, copy
+    except OSError as e:
+        sys.exit(f"{path}: cannot read: {e.strerror}")
     return labels, rows
 
 
@@ -53,24 +63,35 @@ def confusion(items, labels):
     return per
 
 
-def scores(mats, labels):
+def total(mats):
+    """the sum of confusion matrices {(truth, predicted): count}"""
     tot = {}
     for m in mats:
         for k, v in m.items():
             tot[k] = tot.get(k, 0) + v
-    n = sum(tot.values())
-    correct = sum(v for (t, p), v in tot.items() if t == p)
-    rec, f1 = [], []
+    return tot
+
+
+def per_class(tot, labels):
+    """(label, recall, precision, f1, support) of every label, as ser eval computes them"""
+    out = []
     for c in labels:
         row = sum(v for (t, p), v in tot.items() if t == c)
         col = sum(v for (t, p), v in tot.items() if p == c)
         tp = tot.get((c, c), 0)
         r = tp / row if row else 0.0
         pr = tp / col if col else 0.0
-        if row:
-            rec.append(r)
-        if row or col:
-            f1.append(2 * pr * r / (pr + r) if pr + r > 0 else 0.0)
+        out.append((c, r, pr, 2 * pr * r / (pr + r) if pr + r > 0 else 0.0, row, col))
+    return out
+
+
+def scores(mats, labels):
+    tot = total(mats)
+    n = sum(tot.values())
+    correct = sum(v for (t, p), v in tot.items() if t == p)
+    cls = per_class(tot, labels)
+    rec = [r for _, r, _, _, row, _ in cls if row]
+    f1 = [f for _, _, _, f, row, col in cls if row or col]
     return (correct / n if n else 0.0, sum(rec) / len(rec) if rec else 0.0,
             sum(f1) / len(f1) if f1 else 0.0)
 
@@ -105,19 +126,12 @@ def report(items, labels):
     for f in sorted(folds, key=lambda x: (len(x), x)):
         _, ua, _ = scores(confusion(folds[f], labels).values(), labels)
         print(f"fold {f}: UA {100 * ua:.1f} % ({len(folds[f])} clips)")
-    m = {}
-    for (_, truth, sc, _) in items:
-        m[(truth, argmax(sc, labels))] = m.get((truth, argmax(sc, labels)), 0) + 1
+    m = total(confusion(items, labels).values())
     lw = max([9] + [len(c) for c in labels])
     cw = max([5] + [len(c) for c in labels] + [len(str(v)) for v in m.values()])
     lw, cw = min(lw, 40), min(cw, 24)
     print(f"{'label':<{lw}}  {'recall':>9}  {'precision':>9}  {'f1':>9}  {'support':>7}")
-    for c in labels:
-        row = sum(v for (t, p), v in m.items() if t == c)
-        col = sum(v for (t, p), v in m.items() if p == c)
-        tp = m.get((c, c), 0)
-        r, pr = (tp / row if row else 0.0), (tp / col if col else 0.0)
-        f1 = 2 * pr * r / (pr + r) if pr + r > 0 else 0.0
+    for c, r, pr, f1, row, _ in per_class(m, labels):
         print(f"{c[:lw]:<{lw}}  {r:9.3f}  {pr:9.3f}  {f1:9.3f}  {row:7d}")
     print("\nconfusion matrix (rows: true, columns: predicted)")
     print(f"{'true' + chr(92) + 'pred':<{lw}}" + "".join(f"  {c[:cw]:>{cw}}" for c in labels))
@@ -130,11 +144,14 @@ def report(items, labels):
 
 
 def write(path, items, keys, labels):
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["fold", "path", "copy", "speaker", "label", "predicted"] + labels)
-        for (p, copy), (spk, truth, sc, fold) in zip(keys, items):
-            w.writerow([fold, p, copy, spk, truth, argmax(sc, labels)] + [f"{x:.6f}" for x in sc])
+    try:
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["fold", "path", "copy", "speaker", "label", "predicted"] + labels)
+            for (p, copy), (spk, truth, sc, fold) in zip(keys, items):
+                w.writerow([fold, p, copy, spk, truth, argmax(sc, labels)] + [f"{x:.6f}" for x in sc])
+    except OSError as e:
+        sys.exit(f"{path}: cannot write: {e.strerror}")
 
 
 def weight(arg):

@@ -289,6 +289,12 @@ if [ -n "${SER_SOURCE_ROOT:-}" ]; then
   wa_of() { /usr/bin/env python3 "$SER_SOURCE_ROOT/scripts/ensemble.py" "$@" | awk '/^ensemble of/ { print $3, $6, $7 }'; }
   got=$(wa_of "$tmp/A.csv@3" "$tmp/B.csv"); [ "$got" = "4 WA 100.0" ] || no "ensemble.py A@3 B: '$got'"
   got=$(wa_of "$tmp/A.csv" "$tmp/B.csv"); [ "$got" = "2 WA 0.0" ] || no "ensemble.py A B: '$got'"
+  # a cut-off file: an error that names the file and line, no traceback
+  head -c 60 "$tmp/A.csv" > "$tmp/cut.csv"
+  if err=$(/usr/bin/env python3 "$SER_SOURCE_ROOT/scripts/ensemble.py" "$tmp/A.csv" "$tmp/cut.csv" 2>&1); then
+    no "ensemble.py accepted a cut-off file"
+  fi
+  case $err in *"cut.csv: line 2: "*fields*) ;; *) no "ensemble.py on a cut-off file: $err" ;; esac
 fi
 # each network holds out its own validation speakers, those its seed picks alone: the networks learn
 # from different speakers (3 speakers, leave one out, 1 of the 2 training speakers validates)
