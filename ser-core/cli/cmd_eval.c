@@ -528,6 +528,12 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stdout, "ser eval: every fold trains an ensemble of %u networks (seeds %llu..%llu) and scores the mean "
                     "of their outputs\n", o.members, (unsigned long long)o.train.seed,
             (unsigned long long)(o.train.seed + o.members - 1));
+  if (o.distill && !model)
+    fprintf(stdout, "ser eval: every fold first trains a teacher of %u network%s (seeds %llu..%llu); the "
+                    "model's networks learn from its probabilities (alpha %g, temperature %g)\n", o.distill,
+            o.distill > 1 ? "s" : "",
+            (unsigned long long)(o.train.seed + o.members), (unsigned long long)(o.train.seed + o.members + o.distill - 1),
+            o.train.distill_alpha, o.distill_temp);
   if (model && ser_model_spec_n_nets(&mspec) > 1)
     fprintf(stdout, "ser eval: %s is an ensemble of %u networks; scores are the mean of their outputs\n", model,
             ser_model_spec_n_nets(&mspec));

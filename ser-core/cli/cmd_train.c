@@ -187,6 +187,11 @@ int cmd_train(int argc, char **argv) {
     snprintf(buf, sizeof buf, "%u", o.members);
     ser_model_spec_set_meta(&spec, "networks", buf);
   }
+  if (o.distill) {
+    snprintf(buf, sizeof buf, "teacher of %u networks, alpha %g, temperature %g", o.distill, o.train.distill_alpha,
+             o.distill_temp);
+    ser_model_spec_set_meta(&spec, "distilled", buf);
+  }
   snprintf(buf, sizeof buf, "%u", res.epochs_run);
   ser_model_spec_set_meta(&spec, "epochs_run", buf);
   snprintf(buf, sizeof buf, "%u", res.best_epoch);

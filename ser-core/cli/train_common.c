@@ -54,6 +54,7 @@ void tc_opts_init(tc_opts *o) {
   o->trim_db = 40;
   ser_spknorm_params_default(&o->spk);
   o->members = 1;
+  o->distill_temp = 2;
 }
 
 void tc_opts_free(tc_opts *o) {
@@ -172,6 +173,14 @@ void tc_print_opts_help(FILE *f) {
           "                          speakers that seed picks; normalisation from network 1's\n"
           "                          training speakers (default 1; at most 16; N times the\n"
           "                          training time and the cost per window)\n"
+          "  --distill N             knowledge distillation: first train a teacher ensemble of N\n"
+          "                          networks (seeds after the members') on the same clips, then\n"
+          "                          train the model's networks on targets (1-A) x the label's +\n"
+          "                          A x the teacher's probabilities of the clip (whole clip,\n"
+          "                          windows averaged, tempered); the teacher is not kept, so the\n"
+          "                          model costs what --members says (default 0: no teacher)\n"
+          "  --distill-alpha A       weight of the teacher's probabilities (default 0.5)\n"
+          "  --distill-temp T        temper them as p^(1/T), renormalised (default 2: softer)\n"
           "  --threads N             worker threads (default: number of cores)\n"
           "  --cache DIR             decoded-audio cache (default $XDG_CACHE_HOME/seremotion or\n"
           "                          ~/.cache/seremotion); --no-cache to decode every time\n"
@@ -399,6 +408,16 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
   } else if (!strcmp(a, "--members")) {
     NEED();
     if (parse_u32(val, &o->members) < 0 || o->members < 1 || o->members > SER_MAX_NETS) BAD();
+  } else if (!strcmp(a, "--distill")) {
+    NEED();
+    if (parse_u32(val, &o->distill) < 0 || o->distill > SER_MAX_NETS) BAD();
+  } else if (!strcmp(a, "--distill-alpha")) {
+    NEED();
+    if (parse_f(val, &o->train.distill_alpha) < 0 || !(o->train.distill_alpha >= 0 && o->train.distill_alpha <= 1))
+      BAD();
+  } else if (!strcmp(a, "--distill-temp")) {
+    NEED();
+    if (parse_f(val, &o->distill_temp) < 0 || !(o->distill_temp >= 0.1f && o->distill_temp <= 100)) BAD();
   } else if (!strcmp(a, "--threads")) {
     NEED();
     if (parse_u32(val, &o->train.threads) < 0 || o->train.threads > 64) BAD();
@@ -578,6 +597,7 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
       d->clips[d->n].n = n;
       d->clips[d->n].label = (uint32_t)li;
       d->clips[d->n].norm_mean = d->clips[d->n].norm_std = NULL;
+      d->clips[d->n].soft = NULL;
       d->n++;
       if (tty && (done % 20 == 0 || done == total))
         fprintf(stderr, "\rdecoding %zu/%zu", done, total);
@@ -888,9 +908,117 @@ static void member_split(const tc_opts *o, const tc_resplit *rs, uint32_t j, uns
   for (size_t i = 0; i < rs->n_extra; i++) tr[(*ntr)++] = rs->extra[i];
 }
 
+/* A freshly initialised network (seed) over spec's input: its normalisation
+ * and speaker statistics are copies of spec's. */
+static int fresh_net(const tc_opts *o, const ser_model_spec *spec, uint64_t seed, ser_model_spec *net,
+                     const char *cmd) {
+  ser_error err;
+  memset(net, 0, sizeof *net);
+  if (tc_build_spec(o, seed, net, cmd) < 0) return -1;
+  ser_model_spec in;
+  if (ser_model_spec_copy(&in, spec, &err) < 0) {
+    fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
+    ser_model_spec_clear(net);
+    return -1;
+  }
+  net->norm_mean = in.norm_mean, net->norm_std = in.norm_std;
+  net->spk_mean = in.spk_mean, net->spk_std = in.spk_std, net->spk = in.spk;
+  in.norm_mean = in.norm_std = in.spk_mean = in.spk_std = NULL;
+  ser_model_spec_clear(&in);
+  return 0;
+}
+
+/* Copies of clips[0..n) whose soft targets are the teacher's tempered
+ * probabilities, stored in probs (n x n_labels). */
+static int teach_clips(ser_model_spec *teacher, float temp, const ser_clip *clips, size_t n, ser_clip *out,
+                       float *probs, const char *cmd) {
+  ser_error err;
+  uint32_t nn = ser_model_spec_n_nets(teacher), K = teacher->n_labels;
+  ser_model_spec views[SER_MAX_NETS];
+  ser_tnet *ev[SER_MAX_NETS] = {0};
+  int rc = -1;
+  for (uint32_t j = 0; j < nn; j++) {
+    ser_model_spec_net_view(teacher, j, &views[j]);
+    if (!(ev[j] = ser_tnet_new(&views[j], 1, teacher->in_len, &err))) goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    float *P = probs + i * K, p[64];
+    double sum = 0;
+    for (uint32_t k = 0; k < K; k++) P[k] = 0;
+    for (uint32_t j = 0; j < nn; j++) {
+      if (ser_train_classify(ev[j], &clips[i], p, &err) < 0) goto out;
+      for (uint32_t k = 0; k < K; k++) P[k] += p[k] / (float)nn;
+    }
+    for (uint32_t k = 0; k < K; k++) sum += P[k] = powf(P[k] > 0 ? P[k] : 0, 1 / temp);
+    for (uint32_t k = 0; k < K; k++) P[k] = sum > 0 ? (float)(P[k] / sum) : 1.f / (float)K;
+    out[i] = clips[i];
+    out[i].soft = P;
+  }
+  rc = 0;
+out:
+  if (rc < 0) fprintf(stderr, "ser %s: teacher: %s\n", cmd, err.msg);
+  for (uint32_t j = 0; j < nn; j++) ser_tnet_free(ev[j]);
+  return rc;
+}
+
+/* --distill: the teacher (o->distill networks after the members' seeds),
+ * then the members on the teacher's targets (tc_train_members). */
+static int train_distilled(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
+                           const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const tc_resplit *rs,
+                           const char *pre, ser_train_result *res, const char *cmd) {
+  tc_opts to = *o, so = *o;
+  to.members = o->distill;
+  to.distill = so.distill = 0;
+  to.train.seed = o->train.seed + o->members;
+  char tdir[4096], tpre[160];
+  const char *dir = o->train.checkpoint_dir;
+  if (dir) {
+    snprintf(tdir, sizeof tdir, "%s/teacher", dir);
+    if ((mkdir(dir, 0777) != 0 && errno != EEXIST) || (mkdir(tdir, 0777) != 0 && errno != EEXIST)) {
+      fprintf(stderr, "ser %s: %s: cannot create: %s\n", cmd, tdir, strerror(errno));
+      return -1;
+    }
+    to.train.checkpoint_dir = tdir;
+  }
+  snprintf(tpre, sizeof tpre, "%steacher: ", pre ? pre : "");
+  tc_resplit trs;
+  if (rs) trs = *rs, trs.val_seed = rs->val_seed + o->members;
+  ser_model_spec teacher;
+  if (fresh_net(o, spec, init_seed + o->members * init_step, &teacher, cmd) < 0) return -1;
+  if (!o->quiet) fprintf(stderr, "ser %s: %sa teacher of %u networks first\n", cmd, pre ? pre : "", o->distill);
+  if (tc_train_members(&to, &teacher, init_seed + o->members * init_step, init_step, tr, ntr, va, nva,
+                       rs ? &trs : NULL, tpre, res, cmd) < 0) {
+    ser_model_spec_clear(&teacher);
+    return -1;
+  }
+  double tsec = res->seconds;
+  size_t np = rs ? rs->n_pool : 0, nx = rs ? rs->n_extra : 0, all = ntr + np + nx;
+  uint32_t K = spec->n_labels;
+  ser_clip *c = malloc((all + 1) * sizeof *c);
+  float *probs = malloc(((all + 1) * K) * sizeof(float));
+  int rc = -1;
+  if (!c || !probs) {
+    fprintf(stderr, "ser %s: out of memory\n", cmd);
+    goto out;
+  }
+  if (teach_clips(&teacher, o->distill_temp, tr, ntr, c, probs, cmd) < 0 ||
+      (np && teach_clips(&teacher, o->distill_temp, rs->pool, np, c + ntr, probs + ntr * K, cmd) < 0) ||
+      (nx && teach_clips(&teacher, o->distill_temp, rs->extra, nx, c + ntr + np, probs + (ntr + np) * K, cmd) < 0))
+    goto out;
+  tc_resplit srs;
+  if (rs) srs = *rs, srs.pool = c + ntr, srs.extra = c + ntr + np;
+  rc = tc_train_members(&so, spec, init_seed, init_step, c, ntr, va, nva, rs ? &srs : NULL, pre, res, cmd);
+  res->seconds += tsec;
+out:
+  free(c), free(probs);
+  ser_model_spec_clear(&teacher);
+  return rc;
+}
+
 int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed, uint64_t init_step,
                      const ser_clip *tr, size_t ntr, const ser_clip *va, size_t nva, const tc_resplit *rs,
                      const char *pre, ser_train_result *res, const char *cmd) {
+  if (o->distill) return train_distilled(o, spec, init_seed, init_step, tr, ntr, va, nva, rs, pre, res, cmd);
   ser_error err;
   ser_clip *rtr = NULL, *rva = NULL; /* network j's own split (rs) */
   unsigned char *mark = NULL;
@@ -914,17 +1042,7 @@ int tc_train_members(const tc_opts *o, ser_model_spec *spec, uint64_t init_seed,
     ser_model_spec net, *t = spec;
     memset(&net, 0, sizeof net);
     if (j) { /* a fresh network over the same input */
-      if (tc_build_spec(o, init_seed + j * init_step, &net, cmd) < 0) goto fail;
-      ser_model_spec in;
-      if (ser_model_spec_copy(&in, spec, &err) < 0) {
-        fprintf(stderr, "ser %s: %s\n", cmd, err.msg);
-        ser_model_spec_clear(&net);
-        goto fail;
-      }
-      net.norm_mean = in.norm_mean, net.norm_std = in.norm_std;
-      net.spk_mean = in.spk_mean, net.spk_std = in.spk_std, net.spk = in.spk;
-      in.norm_mean = in.norm_std = in.spk_mean = in.spk_std = NULL;
-      ser_model_spec_clear(&in);
+      if (fresh_net(o, spec, init_seed + j * init_step, &net, cmd) < 0) goto fail;
       t = &net;
     }
     ser_train_options to = o->train;

@@ -39,6 +39,8 @@ typedef struct tc_opts {
   int norm_clips;               /* --norm speaker: statistics from this many other clips of the speaker (0 = all) */
   ser_spknorm_params spk;       /* --norm running: the normaliser (--speaker-memory) */
   uint32_t members;             /* --members: networks in the ensemble (1..SER_MAX_NETS) */
+  uint32_t distill;             /* --distill: networks of the teacher ensemble (0: no teacher) */
+  float distill_temp;           /* --distill-temp: the teacher's probabilities p^(1/T), renormalised */
   /* inputs */
   char **corpora;
   int n_corpora;
@@ -112,7 +114,11 @@ int tc_build_spec(const tc_opts *o, uint64_t seed, ser_model_spec *spec, const c
  * checkpoint directory and more than one network, network j keeps its
  * checkpoints in DIR/net<j+1>, and its final weights in
  * DIR/net<j+1>/final.sermodel, which --resume takes instead of training it
- * again. pre: progress prefix (or NULL). res: the last network's result,
+ * again. With o->distill = N, an N-network teacher (seeds after the
+ * members', checkpoints in DIR/teacher) is trained first on the same clips
+ * and the members learn from its tempered probabilities on their training
+ * clips too (ser_clip.soft, o->train.distill_alpha); the teacher is not
+ * kept. pre: progress prefix (or NULL). res: the last network's result,
  * seconds summed. Returns 0 or -1 (message printed). */
 typedef struct tc_resplit {
   const ser_clip *pool;  /* clips that train or validate, by their speaker */

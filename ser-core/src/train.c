@@ -29,6 +29,7 @@ void ser_train_options_default(ser_train_options *o) {
   o->balanced = 1;
   o->specaugment = 1;
   o->aug_variants = 2;
+  o->distill_alpha = 0.5f;
   ser_augment_config_default(&o->aug);
 }
 
@@ -94,6 +95,7 @@ struct pool {
   size_t *var_n;
   float *var_lp; /* how far each copy moved log2 pitch: log2(speed), or semitones / 12 */
   int forward_only; /* batch-norm recomputation: no loss, no gradients */
+  int has_soft;     /* some training clip has a distillation target */
 };
 
 /* Network input of one training sample: random crop, augmentation,
@@ -266,8 +268,9 @@ static double rng_gamma(ser_rng *r, double a) {
 }
 
 /* Mixup of the worker's b inputs (lambda folded to >= 0.5, partner another
- * sample of the same worker) and the soft targets of mixup and label
- * smoothing, each label's part weighted by its class weight. */
+ * sample of the same worker) and the soft targets of mixup, label smoothing
+ * and distillation (a clip's teacher probabilities), each clip's part
+ * weighted by its label's class weight. */
 static void soft_targets(worker *w, uint32_t b, size_t per) {
   pool *P = w->P;
   uint32_t K = P->spec->n_labels;
@@ -278,6 +281,7 @@ static void soft_targets(worker *w, uint32_t b, size_t per) {
   for (uint32_t j = 0; j < b; j++) {
     float *T = w->targets + (size_t)j * K;
     uint32_t lab[2] = {w->labels[j], 0};
+    const float *teach[2] = {P->train[P->order[P->base + w->lo + j]].soft, NULL};
     float part[2] = {1, 0};
     if (mix) {
       ser_rng r;
@@ -290,12 +294,18 @@ static void soft_targets(worker *w, uint32_t b, size_t per) {
       const float *xa = w->xmix + (size_t)j * per, *xb = w->xmix + (size_t)q * per;
       for (size_t k = 0; k < per; k++) x[k] = (float)(lam * xa[k] + (1 - lam) * xb[k]);
       lab[1] = w->labels[q];
+      teach[1] = P->train[P->order[P->base + w->lo + q]].soft;
       part[0] = (float)lam;
       part[1] = (float)(1 - lam);
     }
     for (int m = 0; m < 2; m++) {
       if (part[m] == 0) continue;
       float wt = part[m] * P->cw[lab[m]];
+      if (teach[m]) {
+        float a = P->o->distill_alpha;
+        for (uint32_t k = 0; k < K; k++) T[k] += wt * a * teach[m][k];
+        wt *= 1 - a;
+      }
       for (uint32_t k = 0; k < K; k++) T[k] += wt * eps / (float)K;
       T[lab[m]] += wt * (1 - eps);
     }
@@ -327,7 +337,7 @@ static void worker_job(worker *w) {
     if (ser_tnet_forward(w->net, w->x, b, spec->in_len, 1, w->seeds, w->probs, &w->err) < 0) w->failed = 1;
     return;
   }
-  int soft = P->o->label_smoothing > 0 || P->o->mixup_alpha > 0;
+  int soft = P->o->label_smoothing > 0 || P->o->mixup_alpha > 0 || P->has_soft;
   if (soft) soft_targets(w, b, per);
   memset(w->grad, 0, P->n_params * sizeof(float));
   if (ser_tnet_forward(w->net, w->x, b, spec->in_len, 1, w->seeds, w->probs, &w->err) < 0) {
@@ -710,9 +720,19 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   if (o->epochs == 0 || o->batch == 0) return ser_fail(err, "training: epochs and batch must be positive");
   if (spec->n_labels > 64) return ser_fail(err, "training: at most 64 labels");
   if (!(o->lr > 0)) return ser_fail(err, "lr: must be positive");
-  for (size_t i = 0; i < n_train; i++)
+  for (size_t i = 0; i < n_train; i++) {
     if (train[i].label >= spec->n_labels || train[i].n == 0)
       return ser_fail(err, "training clip %zu: bad label or empty", i);
+    if (train[i].soft) {
+      double sum = 0;
+      for (uint32_t k = 0; k < spec->n_labels; k++) {
+        float v = train[i].soft[k];
+        if (!(v >= 0 && v <= 1)) return ser_fail(err, "training clip %zu: soft target %u is %g, not in [0, 1]", i, k, v);
+        sum += v;
+      }
+      if (fabs(sum - 1) > 1e-3) return ser_fail(err, "training clip %zu: soft targets sum to %g, not 1", i, sum);
+    }
+  }
   for (size_t i = 0; i < n_val; i++)
     if (val[i].label >= spec->n_labels || val[i].n == 0)
       return ser_fail(err, "validation clip %zu: bad label or empty", i);
@@ -759,6 +779,7 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   }
   P->spec = spec;
   P->o = o;
+  for (size_t i = 0; i < n_train; i++) P->has_soft |= train[i].soft != NULL;
   P->aug = o->aug;
   P->aug.p_crop = 0; /* the trainer crops */
   P->augment = P->aug.p_noise > 0 || P->aug.p_speed > 0 || P->aug.p_pitch > 0 || P->aug.p_shift > 0 ||

@@ -323,6 +323,27 @@ expect 2 "resume an ensemble with other data" "$SER" train "${common[@]}" --spea
   --checkpoint-dir "$tmp/eck" --resume -o "$tmp/e4.sermodel" "$D/emodb"
 grep -q "net1/final.sermodel: not from this run's data and options: ensemble: the networks have different normalisation" \
   "$tmp/err" || no "resume with other data not refused clearly: $(cat "$tmp/err")"
+# --distill N: a teacher of N networks trains first (checkpoints in DIR/teacher), the model's own
+# network learns from its probabilities; the teacher is not kept. Same seed as m.sermodel, so
+# without the teacher's targets the model would be m.sermodel itself.
+expect 1 "--distill-alpha 2" "$SER" train --distill 2 --distill-alpha 2 -o "$tmp/d.sermodel" "$D/emodb"
+expect 1 "--distill-temp 0" "$SER" eval --distill 2 --distill-temp 0 "$D/emodb"
+expect 0 "train --distill 2" "$SER" train "${nq[@]}" --distill 2 --checkpoint-dir "$tmp/dck" -o "$tmp/d.sermodel" "$D/emodb"
+grep -q "a teacher of 2 networks first" "$tmp/err" || no "train --distill does not announce the teacher"
+[ -s "$tmp/dck/teacher/net1/final.sermodel" ] && [ -s "$tmp/dck/teacher/net2/final.sermodel" ] ||
+  no "no teacher checkpoints in $tmp/dck/teacher"
+expect 0 "info distilled" "$SER" info "$tmp/d.sermodel"
+grep -q "distilled: teacher of 2 networks, alpha 0.5, temperature 2" "$tmp/out" || no "info lacks the distillation"
+grep -q "^ensemble:" "$tmp/out" && no "the distilled model kept the teacher's networks"
+expect 0 "eval distilled model" "$SER" eval --model "$tmp/d.sermodel" --predictions "$tmp/pd.csv" "${ev[@]}"
+cmp -s "$tmp/p5.csv" "$tmp/pd.csv" && no "the distilled model scores exactly as the same seed without a teacher"
+expect 0 "train --distill 2 --resume" "$SER" train "${nq[@]}" --distill 2 --checkpoint-dir "$tmp/dck" --resume \
+  -o "$tmp/d2.sermodel" "$D/emodb"
+[ "$(grep -c "taken from $tmp/dck/teacher/net" "$tmp/err")" = 2 ] || no "resume did not take the teacher: $(cat "$tmp/err")"
+expect 0 "eval distilled model after resume" "$SER" eval --model "$tmp/d2.sermodel" --predictions "$tmp/pd2.csv" "${ev[@]}"
+cmp -s "$tmp/pd.csv" "$tmp/pd2.csv" || no "the resumed distilled model scores differently"
+expect 0 "eval kfold --distill 1" "$SER" eval "${common[@]}" --distill 1 --protocol kfold --folds 2 "$D/emodb"
+grep -q "every fold first trains a teacher of 1 network (seeds 6..6)" "$tmp/out" || no "eval --distill not announced"
 
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail

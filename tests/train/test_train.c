@@ -5,7 +5,10 @@
  *     ser_net_forward, batch norm folded), gives the same probabilities as
  *     the training net in eval mode;
  *  3. the same seed gives bit-identical weights (2 threads);
- *  4. train N epochs == train N/2 (--stop-after), resume, N/2 more.
+ *  4. train N epochs == train N/2 (--stop-after), resume, N/2 more;
+ *  5. distillation: with soft targets that name another class than the
+ *     label (a fixed permutation) and distill_alpha 1, the network learns
+ *     the soft targets, not the labels; bad soft targets are refused.
  * Sizes shrink under sanitizers (SER_TRAIN_TINY=1 or ASan builds). */
 #include <math.h>
 #include <stdio.h>
@@ -321,6 +324,47 @@ int main(void) {
   ser_model_spec_clear(&a);
   ser_model_spec_clear(&b);
   ser_model_spec_clear(&c);
+
+  /* 5. soft (teacher) targets are what the network learns */
+  {
+    static const float onehot[4][4] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0, 1}};
+    ser_clip *sc = malloc(tr.n * sizeof *sc);
+    for (size_t i = 0; i < tr.n; i++) sc[i] = tr.c[i], sc[i].soft = onehot[(tr.c[i].label + 1) % 4];
+    ser_model_spec d;
+    build(&d, &tr, 4);
+    opts(&o, tiny ? 6 : 12);
+    o.distill_alpha = 1;
+    rc = ser_train(&d, sc, tr.n, NULL, 0, &o, &res, &err);
+    CHECK(rc == 0, "train with soft targets: %s", err.msg);
+    ser_tnet *dv = ser_tnet_new(&d, 1, d.in_len, &err);
+    size_t as_soft = 0, as_label = 0;
+    for (size_t i = 0; dv && rc == 0 && i < tr.n; i++) {
+      if (ser_train_classify_clip(dv, tr.c[i].audio, tr.c[i].n, probs, &err) < 0) break;
+      uint32_t am = 0;
+      for (uint32_t k = 1; k < 4; k++)
+        if (probs[k] > probs[am]) am = k;
+      as_soft += am == (tr.c[i].label + 1) % 4;
+      as_label += am == tr.c[i].label;
+    }
+    printf("soft targets (label + 1), alpha 1: training clips classified as their soft target %.1f%%, as their "
+           "label %.1f%%\n", 100.0 * as_soft / tr.n, 100.0 * as_label / tr.n);
+    CHECK(as_soft > tr.n / 2 && as_label < tr.n / 4, "soft targets not learned: %zu as soft, %zu as label of %zu",
+          as_soft, as_label, tr.n);
+    ser_tnet_free(dv);
+    /* bad soft targets: named clip and value */
+    float bad[4] = {0.5f, NAN, 0.5f, 0};
+    sc[3].soft = bad;
+    rc = ser_train(&d, sc, tr.n, NULL, 0, &o, &res, &err);
+    CHECK(rc < 0 && strstr(err.msg, "training clip 3") && strstr(err.msg, "soft target 1"), "NaN soft target: %s",
+          rc < 0 ? err.msg : "accepted");
+    bad[1] = 0.2f;
+    rc = ser_train(&d, sc, tr.n, NULL, 0, &o, &res, &err);
+    CHECK(rc < 0 && strstr(err.msg, "training clip 3") && strstr(err.msg, "sum to 1.2"), "soft targets summing to "
+          "1.2: %s", rc < 0 ? err.msg : "accepted");
+    printf("bad soft targets: %s\n", rc < 0 ? err.msg : "ACCEPTED");
+    ser_model_spec_clear(&d);
+    free(sc);
+  }
   char cmd[4400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) printf("could not remove %s\n", dir);

@@ -90,6 +90,11 @@ typedef struct ser_clip {
    * ser_train_classify*. See ser_train_feature_stats and docs/training.md. */
   const float *norm_mean;
   const float *norm_std;
+  /* Optional distillation target (NULL = none): a teacher's probabilities
+   * for this clip, n_labels floats summing to 1, borrowed. A training clip
+   * with one learns (1 - distill_alpha) x its label's target (smoothed as
+   * label_smoothing says) + distill_alpha x soft. Ignored in validation. */
+  const float *soft;
 } ser_clip;
 
 typedef struct ser_train_progress {
@@ -131,6 +136,7 @@ typedef struct ser_train_options {
   uint32_t stop_after;      /* stop after this many epochs in total (0 = run all `epochs`); the
                              * schedule still spans `epochs`, so a later resume continues it */
   float label_smoothing;    /* 0 (off): targets (1 - e) one-hot + e / n_labels */
+  float distill_alpha;      /* 0.5: weight of a clip's soft (teacher) target where it has one */
   float mixup_alpha;        /* 0 (off): mix each training input with another of the same
                              * mini-batch, lambda ~ Beta(a, a) folded to >= 0.5; targets mixed
                              * in the same proportion (each with its class weight) */
