@@ -1005,6 +1005,21 @@ static int train_distilled(const tc_opts *o, ser_model_spec *spec, uint64_t init
       (np && teach_clips(&teacher, o->distill_temp, rs->pool, np, c + ntr, probs + ntr * K, cmd) < 0) ||
       (nx && teach_clips(&teacher, o->distill_temp, rs->extra, nx, c + ntr + np, probs + (ntr + np) * K, cmd) < 0))
     goto out;
+  if (!o->quiet) { /* what the teacher adds to the labels on network 1's training clips */
+    size_t agree = 0;
+    double plab = 0;
+    for (size_t i = 0; i < ntr; i++) {
+      const float *P = c[i].soft;
+      uint32_t am = 0;
+      for (uint32_t k = 1; k < K; k++)
+        if (P[k] > P[am]) am = k;
+      agree += am == c[i].label;
+      plab += P[c[i].label];
+    }
+    fprintf(stderr, "ser %s: %steacher on %zu training clips: first choice the label for %.1f %%, mean probability "
+                    "of the label %.3f (tempered)\n", cmd, pre ? pre : "", ntr, ntr ? 100.0 * agree / ntr : 0,
+            ntr ? plab / ntr : 0);
+  }
   tc_resplit srs;
   if (rs) srs = *rs, srs.pool = c + ntr, srs.extra = c + ntr + np;
   rc = tc_train_members(&so, spec, init_seed, init_step, c, ntr, va, nva, rs ? &srs : NULL, pre, res, cmd);

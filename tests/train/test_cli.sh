@@ -330,6 +330,8 @@ expect 1 "--distill-alpha 2" "$SER" train --distill 2 --distill-alpha 2 -o "$tmp
 expect 1 "--distill-temp 0" "$SER" eval --distill 2 --distill-temp 0 "$D/emodb"
 expect 0 "train --distill 2" "$SER" train "${nq[@]}" --distill 2 --checkpoint-dir "$tmp/dck" -o "$tmp/d.sermodel" "$D/emodb"
 grep -q "a teacher of 2 networks first" "$tmp/err" || no "train --distill does not announce the teacher"
+grep -qE "teacher on [0-9]+ training clips: first choice the label for [0-9.]+ %, mean probability of the label 0\.[0-9]+" \
+  "$tmp/err" || no "train --distill does not say how the teacher scores the training clips"
 [ -s "$tmp/dck/teacher/net1/final.sermodel" ] && [ -s "$tmp/dck/teacher/net2/final.sermodel" ] ||
   no "no teacher checkpoints in $tmp/dck/teacher"
 expect 0 "info distilled" "$SER" info "$tmp/d.sermodel"
