@@ -985,7 +985,8 @@ static int train_distilled(const tc_opts *o, ser_model_spec *spec, uint64_t init
   if (rs) trs = *rs, trs.val_seed = rs->val_seed + o->members;
   ser_model_spec teacher;
   if (fresh_net(o, spec, init_seed + o->members * init_step, &teacher, cmd) < 0) return -1;
-  if (!o->quiet) fprintf(stderr, "ser %s: %sa teacher of %u networks first\n", cmd, pre ? pre : "", o->distill);
+  if (!o->quiet) fprintf(stderr, "ser %s: %sa teacher of %u network%s first\n", cmd, pre ? pre : "", o->distill,
+                           o->distill > 1 ? "s" : "");
   if (tc_train_members(&to, &teacher, init_seed + o->members * init_step, init_step, tr, ntr, va, nva,
                        rs ? &trs : NULL, tpre, res, cmd) < 0) {
     ser_model_spec_clear(&teacher);
