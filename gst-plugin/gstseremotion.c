@@ -66,7 +66,8 @@ struct _GstSerEmotion {
   gboolean speaker_norm;
   gdouble speaker_memory; /* seconds of speech; 0 = the model's */
   gboolean config_dirty;
-  gboolean speaker_reset_due; /* "reset-speaker" emitted: applied by the streaming thread */
+  gboolean speaker_reset_due;
+  guint64 applied_window_ns; /* the window property last applied (a refused one is put back) */ /* "reset-speaker" emitted: applied by the streaming thread */
 
   /* Loaded at NULL->READY (shared through the model cache). */
   ser_model *model;
@@ -87,6 +88,7 @@ struct _GstSerEmotion {
   GstClockTime base_ts;  /* time of sample 0 since the last reset */
   guint64 in_samples;    /* input-rate frames since the last reset (incl. gaps) */
   guint64 model_pushed;  /* model-rate samples given to the analyzer since reset */
+  guint64 interval_applied_ns; /* the analyzer's interval, for the summary's speech time */
 
   /* Per-buffer snapshot of the properties. */
   gboolean cur_post, cur_meta, cur_tags;
@@ -137,9 +139,12 @@ void gst_seremotion_register_tags_and_meta(void) {
 
 /* ------------------------------------------------------------ configuration */
 
-static void build_config(GstSerEmotion *self, ser_analyzer_config *c) {
+/* The analysis settings from the properties; *window_ns: the window
+ * property they were built from. */
+static void build_config(GstSerEmotion *self, ser_analyzer_config *c, guint64 *window_ns) {
   ser_analyzer_config_default(c, self->model);
   GST_OBJECT_LOCK(self);
+  *window_ns = self->window_ns;
   if (self->window_ns)
     c->window = gst_util_uint64_scale_round(self->window_ns, self->model_rate, GST_SECOND);
   c->interval = gst_util_uint64_scale_round(self->interval_ns, self->model_rate, GST_SECOND);
@@ -150,6 +155,57 @@ static void build_config(GstSerEmotion *self, ser_analyzer_config *c) {
   c->speaker_memory = self->speaker_memory;
   self->config_dirty = FALSE;
   GST_OBJECT_UNLOCK(self);
+}
+
+static GParamSpec *window_pspec;
+
+/* After a successful ser_analyzer_set_config: remember what is in effect,
+ * the window property it came from and the interval in ns (the summary's
+ * speech time counts windows by the interval really used). */
+static void note_applied(GstSerEmotion *self, guint64 window_ns) {
+  ser_analyzer_config now;
+  ser_analyzer_get_config(self->analyzer, &now);
+  self->interval_applied_ns = gst_util_uint64_scale_int(now.interval, GST_SECOND, self->model_rate);
+  GST_OBJECT_LOCK(self);
+  self->applied_window_ns = window_ns;
+  GST_OBJECT_UNLOCK(self);
+}
+
+/* Applies the properties to the analyzer. Only the window can be refused (it
+ * depends on the model; the other properties' ranges are those the analyzer
+ * accepts): then the window property goes back to the last one applied, the
+ * other changes are applied all the same, and a warning says what was
+ * refused. Streaming thread only. */
+static void apply_config(GstSerEmotion *self) {
+  ser_analyzer_config c;
+  ser_error err = {{0}};
+  guint64 w;
+  build_config(self, &c, &w);
+  if (ser_analyzer_set_config(self->analyzer, &c, &err) == 0) {
+    note_applied(self, w);
+    return;
+  }
+  gboolean restored = FALSE;
+  guint64 refused = w, back;
+  GST_OBJECT_LOCK(self);
+  back = self->applied_window_ns;
+  if (self->window_ns == refused && refused != back) { /* unless set again meanwhile */
+    self->window_ns = back;
+    restored = TRUE;
+  }
+  GST_OBJECT_UNLOCK(self);
+  GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("Invalid analysis settings: %s", err.msg),
+                      ("window %" G_GUINT64_FORMAT " ns refused; the window property is back to %" G_GUINT64_FORMAT
+                       " ns (0 = the model's), the other settings are applied",
+                       refused, back));
+  if (restored) g_object_notify_by_pspec(G_OBJECT(self), window_pspec);
+  ser_error err2 = {{0}};
+  build_config(self, &c, &w);
+  if (ser_analyzer_set_config(self->analyzer, &c, &err2) == 0)
+    note_applied(self, w);
+  else /* not expected: the analyzer keeps all its previous settings */
+    GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("Invalid analysis settings: %s", err2.msg),
+                        ("keeping all previous settings"));
 }
 
 /* Called by the streaming thread at the start of each buffer/event. */
@@ -166,14 +222,7 @@ static void sync_properties(GstSerEmotion *self) {
     GST_DEBUG_OBJECT(self, "reset-speaker: the speaker normaliser returns to the model's prior");
     ser_analyzer_reset_speaker(self->analyzer);
   }
-  if (dirty && self->analyzer) {
-    ser_analyzer_config c;
-    ser_error err = {{0}};
-    build_config(self, &c);
-    if (ser_analyzer_set_config(self->analyzer, &c, &err) < 0)
-      GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS, ("Invalid analysis settings: %s", err.msg),
-                          ("keeping the previous window/interval"));
-  }
+  if (dirty && self->analyzer) apply_config(self);
 }
 
 /* ----------------------------------------------------------------- results */
@@ -194,13 +243,31 @@ static void reset_speaker(GstSerEmotion *self) {
   GST_DEBUG_OBJECT(self, "speaker normaliser reset");
 }
 
+/* The summary's totals and the emotion tags start again: after the summary
+ * at EOS and on FLUSH_STOP (a seek: the summary covers what was analysed
+ * since). Streams joined without EOS (concat) share one summary. */
+static void reset_summary(GstSerEmotion *self) {
+  self->n_windows = self->n_speech = 0;
+  if (self->label_time) {
+    memset(self->label_time, 0, self->n_labels * sizeof *self->label_time);
+    memset(self->label_windows, 0, self->n_labels * sizeof *self->label_windows);
+    memset(self->label_score_sum, 0, self->n_labels * sizeof *self->label_score_sum);
+  }
+  self->tag_label = self->cur_label = -1;
+  self->cur_conf = 0.0;
+  self->tag_due = FALSE;
+}
+
 static GstStructure *result_structure(GstSerEmotion *self, const ser_result *r) {
   GstBaseTransform *bt = GST_BASE_TRANSFORM(self);
   GstClockTime base = GST_CLOCK_TIME_IS_VALID(self->base_ts) ? self->base_ts : 0;
   GstClockTime ts = base + gst_util_uint64_scale_int(r->start, GST_SECOND, self->model_rate);
   GstClockTime dur = gst_util_uint64_scale_int(r->length, GST_SECOND, self->model_rate);
-  GstClockTime st = gst_segment_to_stream_time(&bt->segment, GST_FORMAT_TIME, ts);
-  GstClockTime rt = gst_segment_to_running_time(&bt->segment, GST_FORMAT_TIME, ts);
+  GstClockTime st = GST_CLOCK_TIME_NONE, rt = GST_CLOCK_TIME_NONE; /* unknown without a TIME segment */
+  if (bt->segment.format == GST_FORMAT_TIME) {
+    st = gst_segment_to_stream_time(&bt->segment, GST_FORMAT_TIME, ts);
+    rt = gst_segment_to_running_time(&bt->segment, GST_FORMAT_TIME, ts);
+  }
   const char *emotion = "none";
   double conf = 0.0;
   if (r->speech && r->top >= 0 && (guint)r->top < self->n_labels) {
@@ -234,12 +301,8 @@ static void on_result(void *user, const ser_result *r) {
   self->n_windows++;
   if (r->speech && r->top >= 0 && (guint)r->top < self->n_labels) {
     guint64 len = gst_util_uint64_scale_int(r->length, GST_SECOND, self->model_rate);
-    guint64 iv;
-    GST_OBJECT_LOCK(self);
-    iv = self->interval_ns;
-    GST_OBJECT_UNLOCK(self);
     self->n_speech++;
-    self->label_time[r->top] += r->is_tail ? len : MIN(iv, len);
+    self->label_time[r->top] += r->is_tail ? len : MIN(self->interval_applied_ns, len);
     self->label_windows[r->top]++;
     if (r->scores) self->label_score_sum[r->top] += r->scores[r->top];
     self->cur_label = r->top;
@@ -264,7 +327,21 @@ static GstTagList *make_tags(GstSerEmotion *self, gint label, gdouble conf) {
                    SEREMOTION_TAG_CONFIDENCE, conf, NULL);
   /* Also as a Vorbis-style comment so that the tag survives in Vorbis, Opus
    * and FLAC files (see docs/element.md). */
-  gst_tag_list_add(l, GST_TAG_MERGE_REPLACE, GST_TAG_EXTENDED_COMMENT, comment, NULL);
+  /* Upstream's other comments (LANGUAGE=..., ...) are kept; an EMOTION= of
+   * theirs (an earlier pass's) is replaced by ours. */
+  guint n = gst_tag_list_get_tag_size(l, GST_TAG_EXTENDED_COMMENT);
+  gchar **keep = g_new0(gchar *, n + 1);
+  guint k = 0;
+  for (guint i = 0; i < n; i++) {
+    const gchar *c = NULL;
+    if (gst_tag_list_peek_string_index(l, GST_TAG_EXTENDED_COMMENT, i, &c) && c &&
+        g_ascii_strncasecmp(c, "EMOTION=", 8) != 0)
+      keep[k++] = g_strdup(c);
+  }
+  gst_tag_list_remove_tag(l, GST_TAG_EXTENDED_COMMENT);
+  for (guint i = 0; i < k; i++) gst_tag_list_add(l, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, keep[i], NULL);
+  gst_tag_list_add(l, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, comment, NULL);
+  g_strfreev(keep);
   g_free(comment);
   return l;
 }
@@ -481,6 +558,7 @@ static void handle_eos(GstSerEmotion *self) {
   if (self->cur_tags && dom >= 0) push_tags(self, dom, conf);
   self->tag_due = FALSE;
   reset_analysis(self);
+  reset_summary(self);
 }
 
 static gboolean gst_seremotion_sink_event(GstBaseTransform *bt, GstEvent *event) {
@@ -490,9 +568,11 @@ static gboolean gst_seremotion_sink_event(GstBaseTransform *bt, GstEvent *event)
       /* a new stream: a new voice (FLUSH, DISCONT, SEGMENT and GAP keep the
        * speaker normaliser's statistics) */
       reset_speaker(self);
+      g_clear_pointer(&self->upstream_tags, gst_tag_list_unref); /* the new stream's come after */
       break;
     case GST_EVENT_FLUSH_STOP:
       reset_analysis(self);
+      reset_summary(self);
       break;
     case GST_EVENT_SEGMENT:
       reset_analysis(self);
@@ -608,20 +688,20 @@ static gboolean gst_seremotion_start(GstBaseTransform *bt) {
   GstSerEmotion *self = GST_SEREMOTION(bt);
   ser_analyzer_config c;
   ser_error err = {{0}};
+  guint64 w;
   if (!self->model) return FALSE;
-  build_config(self, &c);
+  build_config(self, &c, &w);
   self->analyzer = ser_analyzer_new(self->model, &c, &err);
   if (!self->analyzer) {
     GST_ELEMENT_ERROR(self, LIBRARY, SETTINGS, ("Invalid analysis settings: %s", err.msg), (NULL));
     return FALSE;
   }
+  note_applied(self, w);
   self->pending = g_ptr_array_new_with_free_func((GDestroyNotify)gst_structure_free);
   self->label_time = g_new0(guint64, self->n_labels);
   self->label_windows = g_new0(guint64, self->n_labels);
   self->label_score_sum = g_new0(gdouble, self->n_labels);
-  self->n_windows = self->n_speech = 0;
-  self->tag_label = self->cur_label = -1;
-  self->tag_due = FALSE;
+  reset_summary(self);
   self->have_info = FALSE;
   sync_properties(self);
   reset_analysis(self);
@@ -843,10 +923,11 @@ static void gst_seremotion_class_init(GstSerEmotionClass *klass) {
       oc, PROP_MODEL,
       g_param_spec_string("model", "Model", "Path of a .sermodel file; unset = the built-in default model",
                           NULL, rw));
-  g_object_class_install_property(
-      oc, PROP_WINDOW,
-      g_param_spec_uint64("window", "Window", "Analysis window in nanoseconds; 0 = the model's default",
-                          0, MAX_TIME, 0, live));
+  window_pspec = g_param_spec_uint64("window", "Window",
+                                     "Analysis window in nanoseconds; 0 = the model's default (a window the "
+                                     "model cannot take is refused with a warning and this property reverts)",
+                                     0, MAX_TIME, 0, live);
+  g_object_class_install_property(oc, PROP_WINDOW, window_pspec);
   g_object_class_install_property(
       oc, PROP_INTERVAL,
       g_param_spec_uint64("interval", "Interval", "Nanoseconds between the starts of two windows (one result each)",

@@ -449,6 +449,8 @@ GST_START_TEST(test_tags_downstream) {
   GstHarness *h = seremotion_harness(&bus);
   gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved");
   GstTagList *up = gst_tag_list_new(GST_TAG_TITLE, "a title from upstream", NULL);
+  gst_tag_list_add(up, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, "LANGUAGE=de", NULL);
+  gst_tag_list_add(up, GST_TAG_MERGE_APPEND, GST_TAG_EXTENDED_COMMENT, "EMOTION=old", NULL);
   gst_harness_push_event(h, gst_event_new_tag(up));
   gsize bytes;
   guint8 *data = speech_bytes(GST_AUDIO_FORMAT_S16LE, 16000, 1, &bytes, NULL, NULL);
@@ -482,6 +484,19 @@ GST_START_TEST(test_tags_downstream) {
         fail_unless(conf >= 0 && conf <= 1);
         if (!gst_tag_list_get_string(l, GST_TAG_TITLE, &title)) title_kept = FALSE;
         g_free(title);
+        /* upstream's other comments kept, its EMOTION= replaced by ours */
+        guint nc = gst_tag_list_get_tag_size(l, GST_TAG_EXTENDED_COMMENT), lang = 0, emo = 0;
+        for (guint i = 0; i < nc; i++) {
+          const gchar *c = NULL;
+          fail_unless(gst_tag_list_peek_string_index(l, GST_TAG_EXTENDED_COMMENT, i, &c));
+          if (strcmp(c, "LANGUAGE=de") == 0) lang++;
+          if (g_str_has_prefix(c, "EMOTION=")) {
+            emo++;
+            fail_unless_equals_string(c + 8, e);
+          }
+        }
+        fail_unless_equals_int(lang, 1);
+        fail_unless_equals_int(emo, 1);
         n_emotion_tags++;
         g_free(last);
         last = e;
@@ -576,6 +591,149 @@ GST_START_TEST(test_window_while_playing) {
   fail_unless_equals_uint64(b.r[b.n - 1].duration, 1500 * GST_MSECOND);
   results_clear(&a);
   results_clear(&b);
+  drain_buffers(h);
+  g_free(data);
+  seremotion_harness_teardown(h, bus);
+}
+GST_END_TEST
+
+/* Warnings on the bus (popped; other messages are dropped). */
+static guint pop_warnings(GstBus *bus, Results *res) {
+  guint n = 0;
+  GstMessage *m;
+  while ((m = gst_bus_pop(bus)) != NULL) {
+    const GstStructure *s = gst_message_get_structure(m);
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_WARNING) n++;
+    else if (res && GST_MESSAGE_TYPE(m) == GST_MESSAGE_ELEMENT && s && gst_structure_has_name(s, "seremotion")) {
+      if (res->n == res->cap) {
+        res->cap = res->cap ? res->cap * 2 : 64;
+        res->r = g_renew(Result, res->r, res->cap);
+      }
+      result_from_structure(s, &res->r[res->n++]);
+    }
+    gst_message_unref(m);
+  }
+  return n;
+}
+
+/* A window the model cannot take, set while PLAYING, is refused once (one
+ * warning, the property back to the window in effect) and does not block
+ * later changes of the other properties. */
+GST_START_TEST(test_window_refused_while_playing) {
+  GstBus *bus;
+  GstHarness *h = seremotion_harness(&bus);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved");
+  gsize bytes;
+  guint8 *data = speech_bytes(GST_AUDIO_FORMAT_S16LE, 16000, 1, &bytes, NULL, NULL);
+  gsize part = 48000 * 2; /* 3 s */
+  push_audio(h, data, part, 2, 16000, 320, 0, TRUE);
+  Results a = {0}, b = {0}, c = {0};
+  fail_unless_equals_int(pop_warnings(bus, &a), 0);
+  fail_unless(a.n >= 1);
+  g_object_set(h->element, "window", (guint64)(10 * GST_MSECOND), NULL);
+  push_audio(h, data + part, part, 2, 16000, 320, 3 * GST_SECOND, FALSE);
+  fail_unless_equals_int(pop_warnings(bus, &b), 1);
+  guint64 w = 1;
+  g_object_get(h->element, "window", &w, NULL);
+  fail_unless_equals_uint64(w, 0); /* back to the model's window */
+  fail_unless(b.n >= 4);
+  guint speech_b = 0;
+  for (guint i = 0; i < b.n; i++) {
+    fail_unless_equals_uint64(b.r[i].duration, a.r[0].duration);
+    speech_b += b.r[i].speech;
+  }
+  fail_unless(speech_b > 0);
+  /* later changes apply, without further warnings */
+  g_object_set(h->element, "speech-threshold", 0.0, "interval", (guint64)(250 * GST_MSECOND), NULL);
+  push_audio(h, data + 2 * part, bytes - 2 * part, 2, 16000, 320, 6 * GST_SECOND, FALSE);
+  fail_unless_equals_int(pop_warnings(bus, &c), 0);
+  fail_unless(c.n >= 4);
+  for (guint i = 0; i < c.n; i++) fail_if(c.r[i].speech, "window %u has speech at a 0 dBFS threshold", i);
+  for (guint i = 1; i < c.n; i++) fail_unless_equals_uint64(c.r[i].timestamp - c.r[i - 1].timestamp, 250 * GST_MSECOND);
+  results_clear(&a);
+  results_clear(&b);
+  results_clear(&c);
+  drain_buffers(h);
+  g_free(data);
+  seremotion_harness_teardown(h, bus);
+}
+GST_END_TEST
+
+/* The summary covers one pass: after EOS, a flushing seek and the same
+ * audio again, the second summary counts the second pass only; its speech
+ * time is the speech windows times the interval in effect (plus the tail). */
+GST_START_TEST(test_summary_per_pass) {
+  GstBus *bus;
+  GstHarness *h = seremotion_harness(&bus);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved");
+  gsize bytes;
+  guint8 *data = speech_bytes(GST_AUDIO_FORMAT_S16LE, 16000, 1, &bytes, NULL, NULL);
+  guint64 windows[2] = {0, 0};
+  for (guint pass = 0; pass < 2; pass++) {
+    if (pass == 1) {
+      gst_harness_push_event(h, gst_event_new_flush_start());
+      gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+      GstSegment seg;
+      gst_segment_init(&seg, GST_FORMAT_TIME);
+      gst_harness_push_event(h, gst_event_new_segment(&seg));
+    }
+    push_audio(h, data, bytes, 2, 16000, 320, 0, TRUE);
+    gst_harness_push_event(h, gst_event_new_eos());
+    Results res = {0};
+    GstStructure *sum = collect(bus, &res);
+    fail_unless(sum != NULL);
+    guint64 speech_windows = 0, speech_ns = 0;
+    fail_unless(gst_structure_get_uint64(sum, "windows", &windows[pass]));
+    fail_unless(gst_structure_get_uint64(sum, "speech-windows", &speech_windows));
+    fail_unless(gst_structure_get_uint64(sum, "speech-duration", &speech_ns));
+    fail_unless_equals_uint64(windows[pass], res.n);
+    guint64 expect_ns = 0, n_speech = 0;
+    for (guint i = 0; i < res.n; i++) {
+      if (!res.r[i].speech) continue;
+      n_speech++;
+      /* the EOS tail (shorter than a window) counts its length */
+      expect_ns += res.r[i].duration < res.r[0].duration ? res.r[i].duration : 500 * GST_MSECOND;
+    }
+    fail_unless_equals_uint64(speech_windows, n_speech);
+    fail_unless(n_speech > 0);
+    fail_unless_equals_uint64(speech_ns, expect_ns);
+    gst_structure_free(sum);
+    results_clear(&res);
+    drain_buffers(h);
+    GstEvent *ev;
+    while ((ev = gst_harness_try_pull_event(h)) != NULL) gst_event_unref(ev);
+  }
+  fail_unless_equals_uint64(windows[1], windows[0]);
+  g_free(data);
+  seremotion_harness_teardown(h, bus);
+}
+GST_END_TEST
+
+/* Raw audio in a BYTES segment (filesrc ! capsfilter): results with their
+ * timestamps, stream-time and running-time unknown (-1), no criticals (gst-check
+ * fails a test on any). */
+GST_START_TEST(test_bytes_segment) {
+  GstBus *bus;
+  GstHarness *h = seremotion_harness(&bus);
+  gst_harness_set_src_caps_str(h, "audio/x-raw,format=S16LE,rate=16000,channels=1,layout=interleaved");
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_BYTES);
+  gst_harness_push_event(h, gst_event_new_segment(&seg));
+  gsize bytes;
+  guint8 *data = speech_bytes(GST_AUDIO_FORMAT_S16LE, 16000, 1, &bytes, NULL, NULL);
+  for (gsize off = 0; off < bytes; off += 4096) {
+    GstBuffer *b = gst_buffer_new_memdup(data + off, MIN(4096, bytes - off)); /* no timestamps */
+    fail_unless_equals_int(gst_harness_push(h, b), GST_FLOW_OK);
+  }
+  Results res = {0};
+  collect(bus, &res);
+  fail_unless(res.n >= 10);
+  for (guint i = 0; i < res.n; i++) {
+    fail_unless_equals_uint64(res.r[i].timestamp, i * 500 * GST_MSECOND);
+    fail_unless_equals_uint64(res.r[i].stream_time, GST_CLOCK_TIME_NONE);
+    fail_unless_equals_uint64(res.r[i].running_time, GST_CLOCK_TIME_NONE);
+  }
+  results_clear(&res);
   drain_buffers(h);
   g_free(data);
   seremotion_harness_teardown(h, bus);
@@ -683,6 +841,9 @@ static Suite *element_suite(void) {
   tcase_add_test(tc, test_tags_downstream);
   tcase_add_test(tc, test_property_while_playing);
   tcase_add_test(tc, test_window_while_playing);
+  tcase_add_test(tc, test_window_refused_while_playing);
+  tcase_add_test(tc, test_summary_per_pass);
+  tcase_add_test(tc, test_bytes_segment);
   tcase_add_test(tc, test_bad_model);
   tcase_add_test(tc, test_labels_and_model_file);
   suite_add_tcase(s, tc);
