@@ -18,6 +18,13 @@ int cmd_eval(int argc, char **argv);
 /* s as one CSV field (RFC 4180: quoted when it holds , " or a line break). */
 void cli_csv_str(FILE *o, const char *s);
 
+/* 0 if `path`, given to option `opt` (e.g. "-o"), may be written: "-"
+ * (stdout), or a file that is none of inputs[0..n_inputs) (compared by
+ * device and inode) in a folder that exists and is writable. Otherwise -1,
+ * after a message on stderr that names the option, the path and the
+ * problem. Called before any work, so nothing is lost at the end. */
+int cli_output_ok(const char *cmd, const char *opt, const char *path, const char *const *inputs, int n_inputs);
+
 /* Decode any file GStreamer can read to mono float32 at `rate` Hz
  * (decodebin ! audioconvert ! audioresample ! appsink). On success *out is
  * malloc'd with *n samples. On failure returns -1 with a message naming the

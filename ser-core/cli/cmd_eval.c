@@ -61,7 +61,9 @@ static void usage(FILE *f) {
   fprintf(f, "  -h, --help              this text\n\n"
              "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
              "the confusion matrix (rows = truth).\n"
-             "Exit status: 0 success, 1 usage error, 2 bad input.\n");
+             "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus, file or\n"
+             "model, a speaker name that is no speaker of the corpora, an output that is an\n"
+             "input or cannot be written: checked before training; a write error).\n");
 }
 
 /* Classify clips idx[0..n) with the spec and add them to the confusion. */
@@ -414,6 +416,28 @@ int cmd_eval(int argc, char **argv) {
     free(extra);
     return EXIT_USAGE;
   }
+  { /* the outputs, before any work: none of them an input, all writable */
+    const char **ins = calloc((size_t)o.n_corpora + (size_t)n_extra + 1, sizeof *ins);
+    int nin = 0, bad = !ins;
+    for (int k = 0; ins && k < o.n_corpora; k++) ins[nin++] = o.corpora[k];
+    for (int k = 0; ins && k < n_extra; k++) ins[nin++] = extra[k];
+    if (ins && model) ins[nin++] = model;
+    const char *opt[3] = {"--predictions", "--json", "--svg"}, *path[3] = {preds, json, svg};
+    for (int k = 0; k < 3 && !bad; k++) bad = cli_output_ok("eval", opt[k], path[k], ins, nin) < 0;
+    for (int k = 0; k < 3 && !bad; k++)
+      for (int j = 0; j < k && !bad; j++)
+        if (path[k] && path[j] && !strcmp(path[k], path[j])) {
+          fprintf(stderr, "ser eval: %s and %s are the same file (%s)\n", opt[j], opt[k], path[k]);
+          bad = 1;
+        }
+    free(ins);
+    if (bad) {
+      ser_model_spec_clear(&mspec);
+      tc_opts_free(&o);
+      free(extra);
+      return EXIT_BADINPUT;
+    }
+  }
   const char *lab[TC_MAX_LABELS];
   for (uint32_t k = 0; k < o.n_labels; k++) lab[k] = o.labels[k];
   tc_data d, cp, x; /* x: --extra-train clips, training only */
@@ -422,6 +446,9 @@ int cmd_eval(int argc, char **argv) {
   memset(&x, 0, sizeof x);
   /* from here on, failures leave through `out` (rc is EXIT_BADINPUT) */
   if (tc_load(&o, o.feat.sample_rate, &d, "eval") < 0) goto out;
+  if ((o.val_n == -2 && tc_check_speakers(o.val_list, d.speakers, d.n_speakers, "--val-speakers", "eval") < 0) ||
+      (proto == 2 && tc_check_speakers(test_spk, d.speakers, d.n_speakers, "--test-speakers", "eval") < 0))
+    goto out;
   if (preds) { /* opened before any training: a bad path fails at once */
     memset(&predout, 0, sizeof predout);
     predout.f = fopen(preds, "w");
@@ -692,7 +719,11 @@ report:
       goto done;
     }
     ser_report_json_bootstrap(f, &total, lab, &boot);
-    fclose(f);
+    int werr = ferror(f);
+    if (fclose(f) != 0 || werr) {
+      fprintf(stderr, "ser eval: %s: write error\n", json);
+      goto done;
+    }
   }
   if (svg && ser_report_svg(svg, &total, lab, title, &err) < 0) {
     fprintf(stderr, "ser eval: %s\n", err.msg);
@@ -719,6 +750,10 @@ out:
     rc = EXIT_BADINPUT;
   }
   predout.f = NULL;
+  if (rc == EXIT_OK && (fflush(stdout) != 0 || ferror(stdout))) {
+    fprintf(stderr, "ser eval: stdout: write error\n");
+    rc = EXIT_BADINPUT;
+  }
   tc_data_free(&d);
   tc_data_free(&x);
   ser_model_spec_clear(&mspec);

@@ -55,7 +55,7 @@ static void usage(FILE *f) {
           "                       and voicing strength 0..1 (off; not with --center)\n"
           "\n"
           "Exit status: 0 success, 1 usage error, 2 bad input (unreadable or\n"
-          "undecodable file, write error).\n");
+          "undecodable file, -o naming the input itself, write error).\n");
 }
 
 enum {
@@ -278,6 +278,8 @@ int cmd_features(int argc, char **argv) {
     fprintf(stderr, "ser features: %s\n", e.msg);
     return EXIT_USAGE;
   }
+  const char *ins[1] = {path};
+  if (cli_output_ok("features", "-o", out, ins, 1) < 0) return EXIT_BADINPUT;
 
   writer w = {.csv = csv, .dim = ser_feature_dim(&p)};
   const int streamable = !p.center && !(p.top_db > 0.0f);

@@ -27,7 +27,9 @@ static void usage(FILE *f) {
           "                          continue later with --resume)\n");
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
-             "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus or file).\n");
+             "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus or file, a\n"
+             "speaker name that is no speaker of the corpora, an output that is an input or\n"
+             "cannot be written: all checked before training).\n");
 }
 
 static char *join_args(int argc, char **argv) {
@@ -86,6 +88,10 @@ int cmd_train(int argc, char **argv) {
     tc_opts_free(&o);
     return EXIT_USAGE;
   }
+  if (cli_output_ok("train", "-o", out, (const char *const *)o.corpora, o.n_corpora) < 0) {
+    tc_opts_free(&o);
+    return EXIT_BADINPUT;
+  }
   o.cmdline = join_args(argc, argv);
   int rc = EXIT_BADINPUT;
   tc_data d;
@@ -94,6 +100,8 @@ int cmd_train(int argc, char **argv) {
   ser_clip *tr = NULL, *va = NULL;
   unsigned char *mark = NULL;
   if (tc_load(&o, o.feat.sample_rate, &d, "train") < 0) goto out0;
+  if (o.val_n == -2 && tc_check_speakers(o.val_list, d.speakers, d.n_speakers, "--val-speakers", "train") < 0)
+    goto out1;
   if (tc_build_spec(&o, o.train.seed, &spec, "train") < 0) {
     rc = EXIT_USAGE;
     goto out1;

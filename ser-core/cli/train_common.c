@@ -478,6 +478,17 @@ int tc_finalize(tc_opts *o, const char *cmd) {
                     "of 1 or more (the copies whose pitch change it knows)\n", cmd);
     return -1;
   }
+  { /* the model file's own rules (label names, duplicates, sizes) now, not when it is written after training */
+    ser_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    if (tc_build_spec(o, 1, &spec, cmd) < 0) return -1;
+    int bad = ser_model_spec_check(&spec, &err);
+    ser_model_spec_clear(&spec);
+    if (bad) {
+      fprintf(stderr, "ser %s: --labels or model options: %s\n", cmd, err.msg);
+      return -1;
+    }
+  }
   if (o->arch.arch == SER_ARCH_PAPER && !o->feat.center)
     fprintf(stderr, "ser %s: note: the paper architecture normally uses the paper feature preset\n", cmd);
   if (o->feat.pitch && o->train.aug.p_pitch > 0 && !o->quiet && !o->train.aug_pitch_norm)
@@ -505,6 +516,32 @@ void tc_data_free(tc_data *d) {
   free(d->gstats);
   free(d->sstats);
   memset(d, 0, sizeof *d);
+}
+
+int tc_check_speakers(const char *list, char *const *known, size_t n_known, const char *opt, const char *cmd) {
+  if (!list) return 0;
+  char **names = tc_split(list, NULL);
+  int rc = 0;
+  for (char **q = names; q && *q && rc == 0; q++) {
+    int found = 0;
+    const char *near = NULL; /* "03" for "emodb:03" */
+    for (size_t k = 0; k < n_known && !found; k++) {
+      found = !strcmp(known[k], *q);
+      const char *colon = strchr(known[k], ':');
+      if (!near && colon && !strcmp(colon + 1, *q)) near = known[k];
+    }
+    if (found) continue;
+    rc = -1;
+    fprintf(stderr, "ser %s: %s: no speaker '%s' in the corpora", cmd, opt, *q);
+    if (near) fprintf(stderr, " (did you mean %s? speakers are named corpus:id)\n", near);
+    else {
+      fprintf(stderr, " (speakers are named corpus:id; these are:");
+      for (size_t k = 0; k < n_known && k < 8; k++) fprintf(stderr, " %s", known[k]);
+      fprintf(stderr, "%s)\n", n_known > 8 ? " ..." : "");
+    }
+  }
+  tc_split_free(names);
+  return rc;
 }
 
 int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
@@ -536,6 +573,21 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
       break;
     }
     total += cs[ci].n;
+  }
+  if (rc == 0 && o->speakers) { /* every name must be a speaker of the corpora */
+    char **all = malloc((total + 1) * sizeof *all);
+    size_t na = 0;
+    for (int ci = 0; all && ci < o->n_corpora; ci++)
+      for (size_t i = 0; i < cs[ci].n; i++) all[na++] = cs[ci].items[i].speaker;
+    if (all && na) { /* distinct, sorted */
+      qsort(all, na, sizeof *all, cmp_str);
+      size_t m = 1;
+      for (size_t i = 1; i < na; i++)
+        if (strcmp(all[m - 1], all[i])) all[m++] = all[i];
+      na = m;
+    }
+    if (all && tc_check_speakers(o->speakers, all, na, "--speakers", cmd) < 0) rc = -1;
+    free(all);
   }
   int tty = isatty(2) && !o->quiet;
   for (int ci = 0; ci < o->n_corpora && rc == 0; ci++) {

@@ -154,6 +154,10 @@ const char *tc_default_cache_dir(char *buf, size_t len);
 
 /* Split a comma list into a NULL-terminated malloc'd array of strings. */
 char **tc_split(const char *s, int *n);
+/* -1, after a message naming option `opt` and the name, if a name of the
+ * comma-separated `list` is none of known[0..n_known) (speaker names,
+ * corpus:id); it suggests corpus:id when the name is only the id. */
+int tc_check_speakers(const char *list, char *const *known, size_t n_known, const char *opt, const char *cmd);
 void tc_split_free(char **v);
 
 #endif

@@ -227,6 +227,10 @@ static int check_features(const ser_feature_params *p, ser_error *err) {
     return ser_fail(err, "features: non-finite fmin, fmax, preemph or top_db");
   if (p->deltas && p->delta_width > 1001)
     return ser_fail(err, "features: delta_width %u too large", p->delta_width);
+  /* and every rule the feature extractor itself has (fmin >= 0, hop, top_db,
+   * pitch with centring, ...): a model it cannot run fails when it is read */
+  ser_error e;
+  if (ser_feature_params_check(p, &e) < 0) return ser_fail(err, "features: %s", e.msg);
   return 0;
 }
 

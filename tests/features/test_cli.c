@@ -126,6 +126,19 @@ int main(void) {
   snprintf(shape, sizeof shape, "'shape': (%zu, 40)", frames);
   CHECK(strstr((char *)hdr + 10, shape) != NULL, "npy header lacks %s", shape);
 
+  /* -o naming the input itself: refused before anything is written, the input intact */
+  {
+    char same[512], cp[2048];
+    snprintf(same, sizeof same, "%s/same.wav", tmp);
+    snprintf(cp, sizeof cp, "cp '%s' '%s'", wavp, same);
+    CHECK(system(cp) == 0, "cp");
+    snprintf(cmd, sizeof cmd, "'%s' features --format csv -o '%s' '%s'", ser, same, same);
+    CHECK(run(cmd, err, sizeof err) == 2, "-o = input: not refused: %s", err);
+    CHECK(strstr(err, "is also an input") != NULL, "-o = input: unclear message: %s", err);
+    snprintf(cp, sizeof cp, "cmp -s '%s' '%s'", wavp, same);
+    CHECK(system(cp) == 0, "-o = input: the input WAV was changed");
+  }
+
   /* stdout = -o */
   snprintf(cmd, sizeof cmd, "'%s' features '%s' > '%s'", ser, wavp, out2);
   CHECK(run(cmd, err, sizeof err) == 0, "stdout: %s", err);

@@ -345,6 +345,8 @@ static void test_spec_check(void) {
   MUTATE(c.layers[c.n_layers - 1].kind = SER_L_RELU, "the last layer must be softmax");
   MUTATE(c.in_len = 3, "in_len: default window of 3 frames is shorter than the minimum 5");
   MUTATE(c.feat.n_mfcc = 0, "features:");
+  /* the feature extractor's own rules, which the loader used to leave to the first classification */
+  MUTATE(c.feat.fmin = -1.0f, "features: fmin: -1 Hz must be finite and >= 0");
   {
     float *m = calloc(8, 4), *sd = calloc(8, 4);
     for (int i = 0; i < 8; i++) sd[i] = 1.0f;

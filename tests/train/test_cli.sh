@@ -114,7 +114,8 @@ expect 0 "eval one test speaker" "$SER" eval "${common[@]}" --protocol speakers 
 grep -q "^(fewer than 2 test speakers: no interval over speakers)" "$tmp/out" || no "one test speaker: $(tail -2 "$tmp/out")"
 grep -q "bootstrap" "$tmp/one.json" && no "one test speaker: JSON has a bootstrap: $(cat "$tmp/one.json")"
 expect 2 "eval --predictions unwritable" "$SER" eval "${common[@]}" --predictions "$tmp/no/such/dir/p.csv" "$D/emodb"
-grep -q "no/such/dir/p.csv: cannot write" "$tmp/err" || no "--predictions error does not name the file: $(cat "$tmp/err")"
+grep -q "no/such/dir/p.csv: the folder .*no/such/dir does not exist" "$tmp/err" ||
+  no "--predictions error does not name the file: $(cat "$tmp/err")"
 
 # --extra-train: cross-corpus clips join every fold's training set and are never tested or validated
 { echo "path,speaker,label"
@@ -346,6 +347,36 @@ expect 0 "eval distilled model after resume" "$SER" eval --model "$tmp/d2.sermod
 cmp -s "$tmp/pd.csv" "$tmp/pd2.csv" || no "the resumed distilled model scores differently"
 expect 0 "eval kfold --distill 1" "$SER" eval "${common[@]}" --distill 1 --protocol kfold --folds 2 "$D/emodb"
 grep -q "every fold first trains a teacher of 1 network (seeds 6..6)" "$tmp/out" || no "eval --distill not announced"
+
+# outputs are checked before any work: not an input, in a folder that exists
+cp "$tmp/x.csv" "$tmp/x2.csv"
+expect 2 "train -o onto its manifest" "$SER" train "${common[@]}" -o "$tmp/x2.csv" "$tmp/x2.csv"
+grep -q "x2.csv: is also an input" "$tmp/err" || no "train -o = input unclear: $(cat "$tmp/err")"
+cmp -s "$tmp/x.csv" "$tmp/x2.csv" || no "train -o destroyed its input manifest"
+expect 2 "eval --predictions onto the model" "$SER" eval --model "$tmp/m.sermodel" --predictions "$tmp/m.sermodel" "${ev[@]}"
+"$SER" info "$tmp/m.sermodel" > /dev/null || no "eval --predictions destroyed the model"
+expect 2 "eval --json in a missing folder" "$SER" eval "${common[@]}" --json "$tmp/nope/r.json" "$D/emodb"
+grep -q "nope/r.json: the folder" "$tmp/err" || no "--json error unclear: $(cat "$tmp/err")"
+[ -s "$tmp/out" ] && no "eval trained although --json cannot be written: $(head -3 "$tmp/out")"
+expect 2 "train -o in a missing folder" "$SER" train "${nq[@]}" -o "$tmp/nope/m.sermodel" "$D/emodb"
+grep -q "decoding\|epoch" "$tmp/err" && no "train worked before refusing its output: $(head -3 "$tmp/err")"
+# label names the model file would refuse: refused before training
+expect 1 "--labels with a space" "$SER" train "${common[@]}" --labels "neutral,a b" -o "$tmp/l.sermodel" "$D/emodb"
+grep -q "label 1: 'a b' is not a usable name" "$tmp/err" || no "bad label unclear: $(cat "$tmp/err")"
+expect 1 "--labels twice the same" "$SER" train "${common[@]}" --labels angry,angry -o "$tmp/l.sermodel" "$D/emodb"
+# speaker names: a name that is no speaker is an error that suggests corpus:id
+expect 2 "--test-speakers 03" "$SER" eval "${common[@]}" --protocol speakers --test-speakers 03 "$D/emodb"
+grep -q "no speaker '03' in the corpora (did you mean emodb:03?" "$tmp/err" || no "--test-speakers 03 unclear: $(cat "$tmp/err")"
+expect 2 "--speakers emodb:99" "$SER" train "${common[@]}" --speakers emodb:03,emodb:99 -o "$tmp/l.sermodel" "$D/emodb"
+grep -q -- "--speakers: no speaker 'emodb:99'" "$tmp/err" || no "--speakers emodb:99 unclear: $(cat "$tmp/err")"
+expect 2 "--val-speakers emodb:77" "$SER" train "${common[@]}" --val-speakers emodb:77 -o "$tmp/l.sermodel" "$D/emodb"
+grep -q -- "--val-speakers: no speaker 'emodb:77'" "$tmp/err" || no "--val-speakers unclear: $(cat "$tmp/err")"
+# a report that cannot be written is an error
+if [ -w /dev/full ]; then
+  expect 2 "eval report to a full disk" sh -c '"$0" eval --model "$1" --speakers emodb:03,emodb:09 --cache "$2" "$3" > /dev/full' \
+    "$SER" "$tmp/m.sermodel" "$tmp/cache" "$D/emodb"
+  expect 2 "eval --json to a full disk" "$SER" eval --model "$tmp/m.sermodel" --json /dev/full "${ev[@]}"
+fi
 
 [ $fail = 0 ] && echo "ser train/eval CLI: all checks passed"
 exit $fail
