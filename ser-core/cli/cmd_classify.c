@@ -35,7 +35,8 @@ static void usage(FILE *f) {
           "  --smoothing A         exponential smoothing of the scores over consecutive\n"
           "                        speech windows, A in [0, 1) (default 0 = off)\n"
           "  --min-tail S          shortest end-of-file tail (or short file) that is still\n"
-          "                        classified, seconds (default 1, at least the model's minimum)\n"
+          "                        classified, seconds (default 1; never less than the model's\n"
+          "                        minimum, so 0 = the model's minimum)\n"
           "  --no-speaker-norm     keep a model's speaker normaliser at its prior (a typical\n"
           "                        training speaker) instead of adapting it to the voice\n"
           "  --speaker-memory S    seconds of speech the speaker normaliser averages over\n"
@@ -256,6 +257,7 @@ int cmd_classify(int argc, char **argv) {
                                        {0, 0, 0, 0}};
   const char *model_path = NULL;
   double window = 0, interval = 0.5, thr = SER_SPEECH_THRESHOLD_DEFAULT, smooth = 0, min_tail = 0;
+  int min_tail_given = 0; /* --min-tail 0: the model's minimum, not the 1 s default */
   double spk_memory = 0;
   int utt = 0, fmt = FMT_JSONL, ch, reuse = 1, spk_norm = 1, same_speaker = 0;
   optind = 1;
@@ -309,6 +311,7 @@ int cmd_classify(int argc, char **argv) {
       break;
     case 'T':
       if (parse_double("--min-tail", optarg, &min_tail) < 0) return EXIT_USAGE;
+      min_tail_given = 1;
       if (min_tail < 0) {
         fprintf(stderr, "ser classify: --min-tail: must be >= 0 seconds\n");
         return EXIT_USAGE;
@@ -354,7 +357,7 @@ int cmd_classify(int argc, char **argv) {
   cfg.speech_threshold = thr;
   cfg.smoothing = smooth;
   cfg.min_tail = (uint64_t)llround(min_tail * rate);
-  if (min_tail > 0 && !cfg.min_tail) cfg.min_tail = 1;
+  if (min_tail_given && !cfg.min_tail) cfg.min_tail = 1; /* raised to the model's minimum */
   cfg.speaker_norm = spk_norm;
   cfg.speaker_memory = spk_memory;
 

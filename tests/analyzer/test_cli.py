@@ -203,6 +203,10 @@ def run(tmp):
     check(rc == 0 and not out and "too short" in err and short in err, f"short file: {rc} {err!r}")
     rc, out, err = ser("--min-tail", "0.4", short)
     check(rc == 0 and len(out.splitlines()) == 1 and abs(json.loads(out)["end"] - 0.5) < 1e-3, "--min-tail")
+    # --min-tail 0: the model's minimum (about 0.1 s), not the 1 s default
+    rc, out, err = ser("--min-tail", "0", short)
+    check(rc == 0 and len(out.splitlines()) == 1 and abs(json.loads(out)["end"] - 0.5) < 1e-3,
+          f"--min-tail 0: {rc} {out!r} {err!r}")
     # --utterance on a file shorter than the model's minimum (10 ms): padded, classified
     tiny = os.path.join(tmp, "tiny.wav")
     with wave.open(tiny, "wb") as w:
