@@ -37,7 +37,8 @@ static void usage(FILE *f) {
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fprintf(f, "\n'ser COMMAND --help' describes a command.\n"
              "Environment: OPENBLAS_NUM_THREADS=1 is advised (docs/threads.md); SER_CONV=blas runs the\n"
-             "convolutions through OpenBLAS instead of ser-core's AVX-512 kernel (for comparisons).\n"
+             "convolutions through OpenBLAS instead of ser-core's kernel (AVX-512 or AVX2 + FMA), and\n"
+             "SER_CONV=avx2 the AVX2 kernel on an AVX-512 CPU (both for comparisons).\n"
              "Exit status: 0 success, 1 usage error, 2 bad input.\n");
 }
 

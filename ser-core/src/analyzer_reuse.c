@@ -243,7 +243,7 @@ static int ensure(ser_reuse *r, uint32_t i, uint32_t ph, uint64_t ma, uint64_t m
   uint32_t pph = (uint32_t)(ph % Sp);
   uint64_t q = (ph - pph) / Sp;
   if (ser_conv_fast_ok()) {
-    /* (only with the AVX-512 kernel, whose every output is the same sum
+    /* (only with ser-core's kernel, AVX-512 or AVX2, whose every output is the same sum
      * however the positions are blocked, so results stay bit-identical for
      * any push sizes; OpenBLAS's rounding depends on the matrix width)
      * at most a window's worth (less the padding) per pass, and never so far

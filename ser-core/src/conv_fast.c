@@ -1,4 +1,5 @@
-/* Direct 1-D convolution, stride 1, AVX-512 (see conv_fast.h).
+/* Direct 1-D convolution, stride 1, AVX-512 (see conv_fast.h; the AVX2
+ * kernel is in conv_avx2.c).
  *
  * Two tile shapes, each keeping up to 24 accumulators in registers while the
  * loop runs over input channels and kernel taps:
@@ -166,8 +167,8 @@ CTILE_V(1)
 CTILE_V(2)
 CTILE_V(4)
 
-void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
-                   const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu) {
+static void conv_avx512(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
+                        const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu) {
   /* time tiles over [0, tt): blocks of 48, then one of 32 */
   uint32_t tt = to / 48 * 48;
   if (to - tt >= 32) tt += 32;
@@ -293,17 +294,27 @@ static TGT void dot2_avx512(const float *w, const float *a, const float *b, uint
   *rb = _mm512_reduce_add_ps(sb);
 }
 
-static int fast_ok = -1;
+static int fast_level = -1;
 
 int ser_conv_fast_ok(void) {
-  int v = __atomic_load_n(&fast_ok, __ATOMIC_RELAXED);
+  int v = __atomic_load_n(&fast_level, __ATOMIC_RELAXED);
   if (v < 0) {
     const char *e = getenv("SER_CONV");
     __builtin_cpu_init();
-    v = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "blas") == 0);
-    __atomic_store_n(&fast_ok, v, __ATOMIC_RELAXED);
+    v = __builtin_cpu_supports("avx512f")                                    ? 2
+        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1
+                                                                            : 0;
+    if (e && strcmp(e, "blas") == 0) v = 0;
+    if (e && strcmp(e, "avx2") == 0 && v > 1) v = 1;
+    __atomic_store_n(&fast_level, v, __ATOMIC_RELAXED);
   }
   return v;
+}
+
+void ser_conv_fast(const float *wp, const float *b, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d,
+                   const float *xp, size_t ldx, uint32_t to, float *y, size_t ldy, int relu) {
+  if (ser_conv_fast_ok() == 2) conv_avx512(wp, b, cout, cin, k, d, xp, ldx, to, y, ldy, relu);
+  else ser_conv_avx2(wp, b, cout, cin, k, d, xp, ldx, to, y, ldy, relu);
 }
 
 #else
@@ -320,7 +331,7 @@ int ser_conv_fast_ok(void) { return 0; }
 
 void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, float *sum, float *max) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (ser_conv_fast_ok()) {
+  if (ser_conv_fast_ok() == 2) {
     rows_sum_max_avx512(x, rows, n, ld, sum, max);
     return;
   }
@@ -350,7 +361,7 @@ void ser_rows_sum_max(const float *x, uint32_t rows, uint32_t n, size_t ld, floa
 
 void ser_cols_mean_max(const float *x, uint32_t C, uint32_t T, const float *cs, float *mean, float *max) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (ser_conv_fast_ok() && T <= 16 * 8) {
+  if (ser_conv_fast_ok() == 2 && T <= 16 * 8) {
     cols_mean_max_avx512(x, C, T, cs, mean, max);
     return;
   }
@@ -371,7 +382,7 @@ void ser_cols_mean_max(const float *x, uint32_t C, uint32_t T, const float *cs, 
 
 void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const float *cs, const float *sv) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (ser_conv_fast_ok()) {
+  if (ser_conv_fast_ok() == 2) {
     scale_rows_cols_avx512(x, y, C, T, cs, sv);
     return;
   }
@@ -386,7 +397,7 @@ void ser_scale_rows_cols(const float *x, float *y, uint32_t C, uint32_t T, const
 
 void ser_dot2(const float *w, const float *a, const float *b, uint32_t n, float *ra, float *rb) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (ser_conv_fast_ok()) {
+  if (ser_conv_fast_ok() == 2) {
     dot2_avx512(w, a, b, n, ra, rb);
     return;
   }

@@ -1,7 +1,8 @@
 /* Inference: runs a compiled ser_model. Tensors are (C, T) row-major.
- * A stride-1 conv1d runs the AVX-512 direct kernel of conv_fast.c on
- * weights packed at load (with a following ReLU fused in) when the CPU has
- * it; otherwise, and for strided convs, it is im2col + one OpenBLAS sgemm:
+ * A stride-1 conv1d runs the direct kernel of conv_fast.c (AVX-512) or
+ * conv_avx2.c (AVX2 + FMA) on weights packed at load (with a following ReLU
+ * fused in) when the CPU has one of them; otherwise, and for strided convs,
+ * it is im2col + one OpenBLAS sgemm:
  * Y[out_ch][T_out] = W[out_ch][in_ch*k] x col[in_ch*k][T_out]. All memory is
  * allocated by ser_net_new(); ser_net_forward() allocates nothing. */
 #include <cblas.h>

@@ -1,13 +1,16 @@
-/* The AVX-512 convolution kernel (ser-core/src/conv_fast.c) against a
- * float64 reference, over shapes that hit every tile and mask path: output
+/* The direct convolution kernels (ser-core/src/conv_fast.c, AVX-512;
+ * conv_avx2.c, AVX2 + FMA) against a float64 reference, and to the bit
+ * against the order both promise (b, then one fused multiply-add per input
+ * channel and tap, fmaf), over shapes that hit every tile and mask path: output
  * channels that are not multiples of 8 or 16, 1 to 100 positions, kernels
  * 1-7, dilation, ReLU on and off, and an output row stride wider than the
  * row (whose gap must stay untouched). Also the attention helpers (column
  * mean/max with channel weights, row x column scaling, paired dot products)
  * for 1-200 positions, on both sides of the 128 positions the AVX-512 column
  * pass keeps in registers: bit-identical to the plain C order where the
- * order is fixed, within rounding for the dot products. Skips (77) on a CPU
- * without AVX-512F. */
+ * order is fixed, within rounding for the dot products. Each kernel the CPU
+ * has is tested (SER_CONV=avx2 runs the AVX2 one where ser_conv_fast()
+ * would pick AVX-512); skips (77) on a CPU with neither. */
 #include <math.h>
 #include <stdint.h>
 
@@ -20,7 +23,7 @@ static float urand(void) {
   return (float)((rng >> 40) / (double)(1u << 24)) * 2.0f - 1.0f;
 }
 
-static void one(uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to, int relu) {
+static void one(int avx2, uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to, int relu) {
   const uint32_t tin = to + (k - 1) * d, ldy = to + 3;
   float *w = malloc(sizeof(float) * cout * cin * k), *b = malloc(sizeof(float) * cout);
   float *wp = malloc(sizeof(float) * ser_conv_packed_floats(cout, cin, k));
@@ -30,17 +33,25 @@ static void one(uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to
   for (uint32_t i = 0; i < cin * tin; i++) x[i] = urand();
   for (uint32_t i = 0; i < cout * ldy; i++) y[i] = 1234.5f;
   ser_conv_pack(w, cout, cin, k, wp);
-  ser_conv_fast(wp, b, cout, cin, k, d, x, tin, to, y, ldy, relu);
+  if (avx2) ser_conv_avx2(wp, b, cout, cin, k, d, x, tin, to, y, ldy, relu);
+  else ser_conv_fast(wp, b, cout, cin, k, d, x, tin, to, y, ldy, relu);
   double worst = 0;
-  int gap_ok = 1;
+  int gap_ok = 1, exact = 1;
   for (uint32_t o = 0; o < cout; o++) {
     for (uint32_t t = 0; t < to; t++) {
       double v = b[o];
+      float f = b[o];
       for (uint32_t c = 0; c < cin; c++)
-        for (uint32_t j = 0; j < k; j++) v += (double)w[((size_t)o * cin + c) * k + j] * x[(size_t)c * tin + t + j * d];
+        for (uint32_t j = 0; j < k; j++) {
+          float wv = w[((size_t)o * cin + c) * k + j], xv = x[(size_t)c * tin + t + j * d];
+          v += (double)wv * xv;
+          f = fmaf(wv, xv, f);
+        }
       if (relu && v < 0) v = 0;
+      if (relu && f < 0) f = 0;
       double e = fabs(v - y[(size_t)o * ldy + t]);
       if (e > worst) worst = e;
+      exact &= f == y[(size_t)o * ldy + t];
     }
     for (uint32_t t = to; t < ldy; t++) gap_ok &= y[(size_t)o * ldy + t] == 1234.5f;
   }
@@ -48,6 +59,8 @@ static void one(uint32_t cout, uint32_t cin, uint32_t k, uint32_t d, uint32_t to
   CHECK(worst <= 1e-5 * (cin * k + 1), "cout %u cin %u k %u d %u to %u relu %d: max error %g", cout, cin, k,
         d, to, relu, worst);
   CHECK(gap_ok, "cout %u cin %u k %u d %u to %u: wrote outside the rows", cout, cin, k, d, to);
+  CHECK(exact, "cout %u cin %u k %u d %u to %u relu %d: not the fused multiply-adds in order (%s kernel)", cout,
+        cin, k, d, to, relu, avx2 ? "AVX2" : "AVX-512");
   free(w), free(b), free(wp), free(x), free(y);
 }
 
@@ -82,26 +95,38 @@ static void attention(uint32_t C, uint32_t T, int with_cs) {
   free(x), free(cs), free(sv), free(mean), free(mx), free(y);
 }
 
-int main(void) {
-  if (!ser_conv_fast_ok()) {
-    printf("SKIP: no AVX-512F (or SER_CONV=blas): the kernel is not used here\n");
-    return 77;
-  }
-  const uint32_t couts[] = {1, 7, 8, 13, 16, 24, 40, 64, 100};
-  const uint32_t tos[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 32, 33, 37, 47, 48, 49, 60, 95, 96, 97};
+/* every shape through one kernel */
+static int shapes(int avx2) {
+  const uint32_t couts[] = {1, 3, 4, 5, 7, 8, 12, 13, 16, 24, 40, 64, 100};
+  const uint32_t tos[] = {1, 2, 5, 6, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 37, 40, 47, 48, 49, 60, 95, 96, 97};
   const uint32_t kd[][2] = {{1, 1}, {3, 1}, {5, 1}, {5, 2}, {7, 3}};
   int n = 0;
   for (size_t a = 0; a < sizeof couts / sizeof *couts; a++)
     for (size_t t = 0; t < sizeof tos / sizeof *tos; t++)
       for (size_t q = 0; q < sizeof kd / sizeof *kd; q++) {
         uint32_t cin = 1 + (uint32_t)((a * 7 + t * 3 + q) % 41);
-        one(couts[a], cin, kd[q][0], kd[q][1], tos[t], (int)((a + t + q) & 1));
+        one(avx2, couts[a], cin, kd[q][0], kd[q][1], tos[t], (int)((a + t + q) & 1));
         n++;
       }
-  one(256, 256, 5, 1, 37, 1); /* the benchmark model's per-window conv */
+  one(avx2, 256, 256, 5, 1, 37, 1); /* the benchmark model's per-window conv */
+  return n + 1;
+}
+
+int main(void) {
+  const int level = ser_conv_fast_ok();
+  if (!level) {
+    printf("SKIP: no AVX-512F nor AVX2 + FMA (or SER_CONV=blas): the kernels are not used here\n");
+    return 77;
+  }
+  int n = 0;
+  if (level == 2) n += shapes(0);
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) n += shapes(1);
+  else printf("no AVX2 + FMA here: only the AVX-512 kernel tested\n");
+  if (level < 2) printf("no AVX-512F here (or SER_CONV=avx2): only the AVX2 kernel tested\n");
   const uint32_t ts[] = {1, 15, 16, 17, 37, 74, 127, 128, 129, 200};
   for (size_t t = 0; t < sizeof ts / sizeof *ts; t++)
     for (int w = 0; w < 2; w++) attention(t % 2 ? 3 : 64, ts[t], w);
-  printf("%d shapes, %d failures\n", n + 1, t_failures);
+  printf("%d shapes, %d failures\n", n, t_failures);
   return t_failures ? 1 : 0;
 }

@@ -2,8 +2,9 @@
  * (written by tests/make_net_fixtures.py) must match torch's float64
  * outputs within 1e-4 relative. Also checks min_frames against the
  * shortest length torch accepts, and that one length shorter is refused.
- * Run twice: with the AVX-512 convolution kernel (where the CPU has it) and
- * with the OpenBLAS path (argument "blas"). */
+ * Run three times: with the convolution kernel the CPU gets (AVX-512, else
+ * AVX2 + FMA), with the AVX2 kernel (argument "avx2"; the same run where
+ * the CPU lacks AVX-512F) and with the OpenBLAS path (argument "blas"). */
 #include <math.h>
 
 #include "net_test.h"
@@ -78,8 +79,9 @@ static void run_case(const char *name, uint32_t T, int is_min) {
 }
 
 int main(int argc, char **argv) {
-  /* "blas": the im2col + OpenBLAS convolution instead of the AVX-512 kernel */
-  if (argc > 1 && strcmp(argv[1], "blas") == 0) setenv("SER_CONV", "blas", 1);
+  /* "blas": the im2col + OpenBLAS convolution instead of ser-core's kernel;
+   * "avx2": the AVX2 kernel even on an AVX-512 CPU */
+  if (argc > 1 && (strcmp(argv[1], "blas") == 0 || strcmp(argv[1], "avx2") == 0)) setenv("SER_CONV", argv[1], 1);
   char path[4400];
   snprintf(path, sizeof path, "%s/cases.txt", fixture_dir());
   FILE *f = fopen(path, "r");
