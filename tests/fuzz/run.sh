@@ -17,7 +17,7 @@ bin=$work/fuzz_model
 clang -std=c11 -D_GNU_SOURCE -DSER_VERSION='"fuzz"' -g -O1 \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/ser-core/include" $blas_inc \
-  "$here/fuzz_model.c" "$src/util.c" "$src/model.c" "$src/model_io.c" "$src/net.c" "$src/conv_fast.c" "$src/spknorm.c" "$src/mfcc.c" "$src/pitch.c" "$src/fft_plan.c" \
+  "$here/fuzz_model.c" "$src/util.c" "$src/model.c" "$src/model_io.c" "$src/net.c" "$src/conv_fast.c" "$src/conv_avx2.c" "$src/spknorm.c" "$src/mfcc.c" "$src/pitch.c" "$src/fft_plan.c" \
   -o "$bin" -lfftw3f -lopenblas -lm -lpthread
 for f in "$root"/tests/fixtures/net/*.sermodel "$here"/corpus/*; do
   [ -f "$f" ] || continue
