@@ -87,26 +87,35 @@ void ser_aug_gain(float *x, size_t n, float gain_db) {
   for (size_t i = 0; i < n; i++) x[i] *= g;
 }
 
-void ser_aug_add_noise(ser_rng *rng, float *x, size_t n, float snr_db) {
+/* With noise (n floats): the noise is drawn once, kept there to measure its
+ * power, then added. Without: drawn twice from the same state (no buffer),
+ * which gives the same result and leaves rng in the same state, but the
+ * normal draws (a log and a cos each) are most of the cost. */
+static void add_noise(ser_rng *rng, float *x, size_t n, float snr_db, float *noise) {
   if (n == 0) return;
   double ps = 0.0;
   for (size_t i = 0; i < n; i++) ps += (double)x[i] * x[i];
   ps /= (double)n;
   if (ps <= 0.0) return;
-  /* draw the noise twice from the same state: once to measure its power,
-   * once to add it scaled to the exact SNR (no buffer needed) */
   ser_rng save = *rng;
   double pn = 0.0;
   for (size_t i = 0; i < n; i++) {
-    double v = ser_rng_normal(rng);
-    pn += v * v;
+    float v = ser_rng_normal(rng);
+    if (noise) noise[i] = v;
+    pn += (double)v * v;
   }
   pn /= (double)n;
   if (pn <= 0.0) return;
   double scale = sqrt(ps / pow(10.0, snr_db / 10.0) / pn);
+  if (noise) {
+    for (size_t i = 0; i < n; i++) x[i] += (float)(scale * noise[i]);
+    return;
+  }
   *rng = save;
   for (size_t i = 0; i < n; i++) x[i] += (float)(scale * ser_rng_normal(rng));
 }
+
+void ser_aug_add_noise(ser_rng *rng, float *x, size_t n, float snr_db) { add_noise(rng, x, n, snr_db, NULL); }
 
 size_t ser_aug_speed(const float *in, size_t n, float factor, float *out) {
   if (n == 0 || !(factor > 0)) return 0;
@@ -215,6 +224,7 @@ int ser_augment_audio(const ser_augment_config *c, ser_rng *rng, uint32_t sr, co
   int do_pitch = fabsf(semis) >= 1e-3f && len > 0;
   size_t len2 = do_speed ? (size_t)floor((double)(len - 1) / (double)speed) + 1 : len;
   size_t scratch = do_pitch ? ser_aug_pitch_scratch(len2, semis) : 0;
+  if (do_noise && scratch < len2) scratch = len2; /* (the noise, after the pitch shift is done) */
   size_t need = len2 + scratch;
   if (need == 0) need = 1;
   if (*cap < need || !*out) {
@@ -233,7 +243,7 @@ int ser_augment_audio(const ser_augment_config *c, ser_rng *rng, uint32_t sr, co
   if (do_pitch && ser_aug_pitch_buf(a, len2, sr, semis, a, a + len2, scratch, err) != 0) return -1;
   if (shift) ser_aug_shift(a, len2, shift);
   if (do_gain) ser_aug_gain(a, len2, gain);
-  if (do_noise) ser_aug_add_noise(rng, a, len2, snr);
+  if (do_noise) add_noise(rng, a, len2, snr, a + len2);
   *n_out = len2;
   return 0;
 }

@@ -390,6 +390,27 @@ static void test_chain(const float *x, size_t n, uint32_t sr) {
     CHECK(finite, "non-finite output");
   }
   CHECK(lengths_differ >= 7, "speed did not change lengths");
+  /* the chain's noise (drawn once into its buffer) is ser_aug_add_noise's
+   * (drawn twice from one state), to the bit, and leaves the generator in
+   * the same state: noise only, at a fixed SNR */
+  {
+    ser_augment_config nz;
+    ser_augment_config_off(&nz);
+    nz.p_noise = 1;
+    nz.snr_min_db = nz.snr_max_db = 12;
+    ser_rng r1, r2;
+    ser_rng_seed(&r1, 77);
+    ser_rng_seed(&r2, 77);
+    REQUIRE(ser_augment_audio(&nz, &r1, sr, x, n, &out, &cap, &m, &err) == 0, "%s", err.msg);
+    float *y = malloc(n * sizeof *y);
+    memcpy(y, x, n * sizeof *y);
+    (void)ser_rng_uniform(&r2); /* the chain's two draws: apply noise?, the SNR */
+    (void)ser_rng_uniform(&r2);
+    ser_aug_add_noise(&r2, y, n, 12);
+    CHECK(m == n && memcmp(out, y, n * sizeof *y) == 0, "the chain's noise differs from ser_aug_add_noise");
+    CHECK(ser_rng_uniform(&r1) == ser_rng_uniform(&r2), "the chain's noise left the generator elsewhere");
+    free(y);
+  }
   ser_rng_seed(&rng, 100);
   REQUIRE(ser_augment_audio(&c, &rng, sr, x, n, &out, &cap, &m, &err) == 0, "%s", err.msg);
   ser_rng_seed(&rng, 101);

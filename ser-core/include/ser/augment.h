@@ -30,7 +30,7 @@ void ser_augment_config_off(ser_augment_config *c);
  * Order: crop, speed, pitch, shift, gain, noise (noise last, so the SNR is
  * relative to the final signal). Each is applied when a uniform draw is below
  * its probability. The only allocation is growing *out: its tail is the
- * scratch space of the pitch shifter, so *cap may exceed *n_out; reuse the
+ * scratch space of the pitch shifter and of the noise, so *cap may exceed *n_out; reuse the
  * same buffer for every clip and nothing is allocated once it is large
  * enough. in must not overlap *out. Errors: a bad config field (names it). */
 int ser_augment_audio(const ser_augment_config *c, ser_rng *rng, uint32_t sr,
