@@ -14,7 +14,8 @@ static void usage(FILE *f) {
           "Describe a .sermodel file: architecture, labels, feature parameters,\n"
           "input window, normalisation, layers (one line each with shapes; every\n"
           "network of an ensemble), parameter count, file size, compute per default\n"
-          "window (all networks), metadata.\n\n"
+          "window (all networks), what runs the convolutions on this machine\n"
+          "(ser-core's AVX-512 or AVX2 + FMA kernel, or OpenBLAS), metadata.\n\n"
           "Options:\n"
           "  --builtin   describe the model built into the library (the default model)\n"
           "  -h, --help  this text\n\n"
@@ -155,6 +156,10 @@ int cmd_info(int argc, char **argv) {
   double macs = ser_model_flops(m, s->in_len);
   printf("compute: %.2f M multiply-adds (%.1f MFLOP) per %u-frame window\n", macs / 1e6, 2 * macs / 1e6,
          s->in_len);
+  const char *cb = ser_conv_backend();
+  printf("convolutions here: %s\n", !strcmp(cb, "avx512") ? "ser-core's AVX-512 kernel"
+                                     : !strcmp(cb, "avx2") ? "ser-core's AVX2 + FMA kernel"
+                                                           : "im2col + OpenBLAS sgemm");
   printf("metadata (%u):\n", s->n_meta);
   for (uint32_t i = 0; i < s->n_meta; i++) printf("  %s: %s\n", s->meta_keys[i], s->meta_values[i]);
   ser_model_unref(m);

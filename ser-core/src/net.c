@@ -33,6 +33,11 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_one(void) { openblas_set_num_threads(1); }
 void ser_blas_single_thread(void) { pthread_once(&blas_once, blas_one); }
 
+const char *ser_conv_backend(void) {
+  static const char *const names[] = {"openblas", "avx2", "avx512"};
+  return names[ser_conv_fast_ok()];
+}
+
 static int conv_direct(const ser_op *o) {
   return o->kernel == 1 && o->stride == 1 && o->padding == 0;
 }

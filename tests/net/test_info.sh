@@ -27,6 +27,8 @@ for m in temporal conv pools attention paper temporal_maxpool; do
   grep -q "^model: $fx/$m.sermodel ($(stat -c %s "$fx/$m.sermodel") bytes)$" "$tmp/out" || no "$m: size line"
   grep -q "^  name: $m$" "$tmp/out" || no "$m: metadata"
   grep -q "^compute: .* multiply-adds" "$tmp/out" || no "$m: compute line"
+  grep -qE "^convolutions here: (ser-core's AVX-512 kernel|ser-core's AVX2 \+ FMA kernel|im2col \+ OpenBLAS sgemm)$" \
+    "$tmp/out" || no "$m: convolutions line"
   # one line per layer, and the parameter total is the sum of the layer lines
   n=$(sed -n 's/^layers (\([0-9]*\)):$/\1/p' "$tmp/out")
   lines=$(grep -cE '^ +[0-9]+ [a-z_0-9]+ ' "$tmp/out")
@@ -77,5 +79,17 @@ mkdir "$tmp/dir.sermodel"
 [ $rc = 2 ] || no "directory exit $rc"
 grep -q "dir.sermodel: not a regular file" "$tmp/err" || no "directory message: $(cat "$tmp/err")"
 
+# SER_CONV=blas sends the convolutions through OpenBLAS, and info says so; the
+# kernel line matches what the CPU has
+SER_CONV=blas "$SER" info --builtin 2>/dev/null | grep -q "^convolutions here: im2col + OpenBLAS sgemm$" ||
+  no "SER_CONV=blas: convolutions line"
+want="im2col + OpenBLAS sgemm"
+if grep -qw avx512f /proc/cpuinfo; then want="ser-core's AVX-512 kernel"
+elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then want="ser-core's AVX2 + FMA kernel"; fi
+"$SER" info --builtin 2>/dev/null | grep -qF "convolutions here: $want" || no "convolutions line is not '$want'"
+if grep -qw avx512f /proc/cpuinfo; then
+  SER_CONV=avx2 "$SER" info --builtin 2>/dev/null | grep -q "^convolutions here: ser-core's AVX2 + FMA kernel$" ||
+    no "SER_CONV=avx2: convolutions line"
+fi
 [ $fail = 0 ] && echo "test_info: all checks passed"
 exit $fail

@@ -49,6 +49,11 @@ int ser_net_forward_layers_padded(ser_net *n, uint32_t first, uint32_t last, con
 /* Make OpenBLAS single-threaded for the calling process (idempotent). */
 void ser_blas_single_thread(void);
 
+/* What runs stride-1 convolutions in this process: "avx512" or "avx2"
+ * (ser-core's kernel for the CPU) or "openblas" (im2col + sgemm: a CPU with
+ * neither, or SER_CONV=blas in the environment). Decided once per process. */
+const char *ser_conv_backend(void);
+
 #ifdef __cplusplus
 }
 #endif
