@@ -742,12 +742,13 @@ static GstStateChangeReturn gst_seremotion_change_state(GstElement *element, Gst
       g_free(path);
       return GST_STATE_CHANGE_FAILURE;
     }
-    g_free(path);
     GST_OBJECT_LOCK(self);
     self->model = m;
     GST_OBJECT_UNLOCK(self);
     self->model_rate = ser_model_features(m)->sample_rate;
     self->n_labels = ser_model_n_labels(m);
+    GST_INFO_OBJECT(self, "model %s loaded; convolutions run on %s", path ? path : "(built-in)", ser_conv_backend());
+    g_free(path);
     GST_OBJECT_LOCK(self);
     self->config_dirty = TRUE;
     GST_OBJECT_UNLOCK(self);
