@@ -120,9 +120,12 @@ int main(void) {
   }
   int n = 0;
   if (level == 2) n += shapes(0);
+#if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) n += shapes(1);
-  else printf("no AVX2 + FMA here: only the AVX-512 kernel tested\n");
+  else
+#endif
+    printf("no AVX2 + FMA here: only the AVX-512 kernel tested\n");
   if (level < 2) printf("no AVX-512F here (or SER_CONV=avx2): only the AVX2 kernel tested\n");
   const uint32_t ts[] = {1, 15, 16, 17, 37, 74, 127, 128, 129, 200};
   for (size_t t = 0; t < sizeof ts / sizeof *ts; t++)
