@@ -578,7 +578,25 @@ static char *read_all(const char *path, size_t *n, ser_error *err) {
   return buf;
 }
 
+/* a manifest row's file, to find a file listed twice (by device and inode, so
+ * "a.wav", "./a.wav" and a link to it are the same file) */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  int line;
+  size_t item;
+} manifest_seen;
+
+static int cmp_seen(const void *a, const void *b) {
+  const manifest_seen *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+  return (x->line > y->line) - (x->line < y->line);
+}
+
 int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
+  manifest_seen *seen = NULL;
+  size_t seen_cap = 0;
   builder b;
   memset(&b, 0, sizeof b);
   memset(c, 0, sizeof *c);
@@ -679,6 +697,18 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     free(nco);
     free(nsp);
     free(nla);
+    if (b.c.n == seen_cap) {
+      size_t nc = seen_cap ? seen_cap * 2 : 256;
+      manifest_seen *ns = realloc(seen, nc * sizeof *ns);
+      if (!ns) {
+        item_free(&it);
+        rc = ser_fail(err, "%s:%d: out of memory", csv, line);
+        goto done;
+      }
+      seen = ns;
+      seen_cap = nc;
+    }
+    seen[b.c.n] = (manifest_seen){st.st_dev, st.st_ino, line, b.c.n};
     if (!it.corpus || !it.speaker || !it.label || push(&b, &it) != 0) {
       item_free(&it);
       rc = ser_fail(err, "%s:%d: out of memory", csv, line);
@@ -688,7 +718,24 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     f = NULL;
   }
   if (b.c.n == 0) rc = ser_fail(err, "%s: no rows after the header", csv);
+  /* a file listed twice would count twice in training, or land in a fold's
+   * training and test sets under two speakers: refuse it */
+  if (rc == 0 && b.c.n > 1) {
+    qsort(seen, b.c.n, sizeof *seen, cmp_seen);
+    for (size_t i = 1; i < b.c.n; i++)
+      if (seen[i].dev == seen[i - 1].dev && seen[i].ino == seen[i - 1].ino) {
+        const ser_corpus_item *a = &b.c.items[seen[i - 1].item], *d = &b.c.items[seen[i].item];
+        rc = ser_fail(err, "%s:%d: file listed again (first on line %d%s): %s", csv, seen[i].line,
+                      seen[i - 1].line,
+                      strcmp(a->speaker, d->speaker) != 0 || strcmp(a->label, d->label) != 0
+                          ? ", there with another speaker or label"
+                          : "",
+                      d->path);
+        break;
+      }
+  }
 done:
+  free(seen);
   free_fields(f, nf);
   free(folder);
   free(text);

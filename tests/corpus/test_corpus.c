@@ -323,6 +323,7 @@ static void test_manifest(const char *ds) {
   snprintf(p, sizeof p, "%s/sub", tmpdir);
   mkdir(p, 0755);
   write_file("sub/my clip.wav", "not really audio");
+  write_file("sub/other.wav", "not really audio either");
   write_file("good.csv", line);
   snprintf(p, sizeof p, "%s/good.csv", tmpdir);
   REQUIRE(ser_corpus_load_manifest(p, &c, &err) == 0, "good.csv: %s", err.msg);
@@ -407,6 +408,10 @@ static void test_manifest(const char *ds) {
     {"empty.csv", "", "empty.csv: empty file"},
     {"nolines.csv", "path,speaker,label\n", "nolines.csv: no rows after the header"},
     {"emptylabel.csv", "path,speaker,label\nsub/my clip.wav,bob,\n", "emptylabel.csv:2: empty label"},
+    {"twice.csv", "path,speaker,label\nsub/my clip.wav,bob,sad\nsub/other.wav,bob,sad\n./sub/my clip.wav,bob,sad\n",
+     "twice.csv:4: file listed again (first on line 2): "},
+    {"twice2.csv", "path,speaker,label\nsub/../sub/my clip.wav,ann,sad\nsub/my clip.wav,bob,sad\n",
+     "twice2.csv:3: file listed again (first on line 2, there with another speaker or label): "},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     write_file(bad[i].name, bad[i].text);
@@ -427,7 +432,7 @@ static void test_manifest(const char *ds) {
   snprintf(p, sizeof p, "%s/nothing-here", tmpdir);
   CHECK(ser_corpus_scan_dir(p, &c, &err) == -1 && strstr(err.msg, "nothing-here"), "%s", err.msg);
   snprintf(p, sizeof p, "%s/sub", tmpdir);
-  CHECK(ser_corpus_scan_dir(p, &c, &err) == -1 && strstr(err.msg, "1 audio files not recognised"), "%s",
+  CHECK(ser_corpus_scan_dir(p, &c, &err) == -1 && strstr(err.msg, "2 audio files not recognised"), "%s",
         err.msg);
   /* a mixed folder: recognised, unrecognised audio, non-audio; TESS folder hint */
   snprintf(p, sizeof p, "%s/mix", tmpdir);
