@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "train_common.h"
@@ -43,8 +44,8 @@ static void usage(FILE *f) {
           "  --extra-train CORPUS    (repeatable) add all clips of CORPUS (folder or CSV) to the\n"
           "                          TRAINING set of every fold; they are never tested and never\n"
           "                          used for validation, and --speakers does not filter them.\n"
-          "                          Their speakers must differ from those of the evaluated\n"
-          "                          corpora, so test speakers stay unheard (cross-corpus\n"
+          "                          Their speakers and files must differ from those of the\n"
+          "                          evaluated corpora, so test speakers stay unheard (cross-corpus\n"
           "                          training, e.g. --extra-train ravdess16k on emodb)\n"
           "  --model M               evaluate this model on all clips instead of training, with\n"
           "                          the --norm it was trained with unless --norm is given\n"
@@ -289,6 +290,50 @@ out:
   return rc;
 }
 
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  size_t clip;
+} file_id;
+
+static int cmp_file_id(const void *a, const void *b) {
+  const file_id *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* An --extra-train clip that is also an evaluated clip (the same file by any
+ * name, under any speaker) would be trained on in the fold that tests it:
+ * refused, naming both. Returns 0, or -1 with the message printed. */
+static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
+  file_id *ids = malloc((d->n ? d->n : 1) * sizeof *ids);
+  if (!ids) {
+    fprintf(stderr, "ser eval: out of memory\n");
+    return -1;
+  }
+  size_t n = 0;
+  struct stat st;
+  for (size_t i = 0; i < d->n; i++)
+    if (stat(d->paths[i], &st) == 0) ids[n++] = (file_id){st.st_dev, st.st_ino, i};
+  qsort(ids, n, sizeof *ids, cmp_file_id);
+  int rc = 0;
+  for (size_t j = 0; j < x->n && rc == 0; j++) {
+    if (stat(x->paths[j], &st) != 0) continue;
+    file_id key = {st.st_dev, st.st_ino, 0};
+    const file_id *hit = bsearch(&key, ids, n, sizeof *ids, cmp_file_id);
+    if (hit) {
+      fprintf(stderr,
+              "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
+              "trained on in the fold that tests it\n",
+              x->paths[j], x->speakers[x->clips[j].speaker], d->paths[hit->clip],
+              d->speakers[d->clips[hit->clip].speaker]);
+      rc = -1;
+    }
+  }
+  free(ids);
+  return rc;
+}
+
 int cmd_eval(int argc, char **argv) {
   tc_opts o;
   tc_opts_init(&o);
@@ -474,6 +519,7 @@ int cmd_eval(int argc, char **argv) {
                           "would be trained on in the fold that tests them\n", x.speakers[a], d.corpora);
           goto out;
         }
+    if (extra_clip_overlap(&d, &x) < 0) goto out;
   }
   if (o.norm != TC_NORM_GLOBAL) {
     /* every speaker's (or clip's) statistics from its own clips, labels unused: for the test

@@ -145,6 +145,12 @@ grep -Eq '^fold 3/3 emodb:10 +n=14 .*\((train 37, val 22|train 34, val 25) clips
 expect 2 "extra-train with an evaluated speaker" "$SER" eval "${common[@]}" --protocol kfold --folds 2 \
   --extra-train "$tmp/leak.csv" "$D/emodb"
 grep -q "emodb:03 is also in the evaluated" "$tmp/err" || no "overlap error unclear: $(cat "$tmp/err")"
+# so is an evaluated clip under another speaker's name, by any path to the same file
+{ echo "path,speaker,label"; echo "$D/emodb/wav/../wav/03a01Wa.wav,zz,angry"; } > "$tmp/leak2.csv"
+expect 2 "extra-train with an evaluated clip under another speaker" "$SER" eval "${common[@]}" --protocol kfold \
+  --folds 2 --extra-train "$tmp/leak2.csv" "$D/emodb"
+grep -q "03a01Wa.wav (speaker emodb:zz) is the evaluated clip .*03a01Wa.wav (speaker emodb:03)" "$tmp/err" ||
+  no "clip overlap error unclear: $(cat "$tmp/err")"
 expect 1 "extra-train with --model" "$SER" eval --model "$tmp/m.sermodel" --extra-train "$tmp/x.csv" "$D/emodb"
 # --run-folds: the parts of an evaluation run apart give the whole evaluation's predictions
 expect 0 "eval kfold --run-folds 2" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 2 \
