@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "train_common.h"
@@ -63,8 +62,9 @@ static void usage(FILE *f) {
              "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
              "the confusion matrix (rows = truth).\n"
              "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus, file or\n"
-             "model, a speaker name that is no speaker of the corpora, an output that is an\n"
-             "input or cannot be written: checked before training; a write error).\n");
+             "model, a speaker name that is no speaker of the corpora, a file given twice (in\n"
+             "two corpora or by two names), an output that is an input or cannot be written:\n"
+             "checked before training; a write error).\n");
 }
 
 /* Classify clips idx[0..n) with the spec and add them to the confusion. */
@@ -290,48 +290,32 @@ out:
   return rc;
 }
 
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-  size_t clip;
-} file_id;
-
-static int cmp_file_id(const void *a, const void *b) {
-  const file_id *x = a, *y = b;
-  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
-  return (x->ino > y->ino) - (x->ino < y->ino);
-}
-
 /* An --extra-train clip that is also an evaluated clip (the same file by any
  * name, under any speaker) would be trained on in the fold that tests it:
- * refused, naming both. Returns 0, or -1 with the message printed. */
+ * refused, naming both. Returns 0, or -1 with the message printed. (tc_load
+ * has refused a file named twice within d or within x.) */
 static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
-  file_id *ids = malloc((d->n ? d->n : 1) * sizeof *ids);
-  if (!ids) {
-    fprintf(stderr, "ser eval: out of memory\n");
+  const char **paths = malloc((d->n + x->n) * sizeof *paths);
+  size_t i = 0, j = 0;
+  int r = -1;
+  if (paths) {
+    memcpy(paths, d->paths, d->n * sizeof *paths);
+    memcpy(paths + d->n, x->paths, x->n * sizeof *paths);
+    r = ser_files_repeated(paths, d->n + x->n, &i, &j);
+  }
+  free(paths);
+  if (r < 0) fprintf(stderr, "ser eval: out of memory\n");
+  if (r <= 0) return r;
+  if (j < d->n || i >= d->n) { /* not expected: tc_load checks each side */
+    fprintf(stderr, "ser eval: %s is named twice\n", j < d->n ? d->paths[j] : x->paths[j - d->n]);
     return -1;
   }
-  size_t n = 0;
-  struct stat st;
-  for (size_t i = 0; i < d->n; i++)
-    if (stat(d->paths[i], &st) == 0) ids[n++] = (file_id){st.st_dev, st.st_ino, i};
-  qsort(ids, n, sizeof *ids, cmp_file_id);
-  int rc = 0;
-  for (size_t j = 0; j < x->n && rc == 0; j++) {
-    if (stat(x->paths[j], &st) != 0) continue;
-    file_id key = {st.st_dev, st.st_ino, 0};
-    const file_id *hit = bsearch(&key, ids, n, sizeof *ids, cmp_file_id);
-    if (hit) {
-      fprintf(stderr,
-              "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
-              "trained on in the fold that tests it\n",
-              x->paths[j], x->speakers[x->clips[j].speaker], d->paths[hit->clip],
-              d->speakers[d->clips[hit->clip].speaker]);
-      rc = -1;
-    }
-  }
-  free(ids);
-  return rc;
+  j -= d->n;
+  fprintf(stderr,
+          "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
+          "trained on in the fold that tests it\n",
+          x->paths[j], x->speakers[x->clips[j].speaker], d->paths[i], d->speakers[d->clips[i].speaker]);
+  return -1;
 }
 
 int cmd_eval(int argc, char **argv) {

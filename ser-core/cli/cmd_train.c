@@ -28,8 +28,9 @@ static void usage(FILE *f) {
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
              "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus or file, a\n"
-             "speaker name that is no speaker of the corpora, an output that is an input or\n"
-             "cannot be written: all checked before training).\n");
+             "speaker name that is no speaker of the corpora, a file given twice (in two corpora\n"
+             "or by two names), an output that is an input or cannot be written: all checked\n"
+             "before training).\n");
 }
 
 static char *join_args(int argc, char **argv) {

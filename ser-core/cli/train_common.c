@@ -574,6 +574,29 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
     }
     total += cs[ci].n;
   }
+  if (rc == 0 && total > 1) { /* a file named twice (two corpora, a link) would count twice, or land in the
+                               * training and test sets of one fold under two speakers */
+    const char **paths = malloc(total * sizeof *paths);
+    const ser_corpus_item **items = malloc(total * sizeof *items);
+    int *from = malloc(total * sizeof *from);
+    size_t np = 0, i0 = 0, i1 = 0;
+    for (int ci = 0; paths && items && from && ci < o->n_corpora; ci++)
+      for (size_t i = 0; i < cs[ci].n; i++, np++) {
+        paths[np] = cs[ci].items[i].path;
+        items[np] = &cs[ci].items[i];
+        from[np] = ci;
+      }
+    int r = paths && items && from ? ser_files_repeated(paths, np, &i0, &i1) : -1;
+    if (r < 0) fprintf(stderr, "ser %s: out of memory\n", cmd);
+    if (r > 0)
+      fprintf(stderr,
+              "ser %s: %s (speaker %s, from %s) and %s (speaker %s, from %s) are one file; a clip must be "
+              "given once\n",
+              cmd, items[i0]->path, items[i0]->speaker, o->corpora[from[i0]], items[i1]->path, items[i1]->speaker,
+              o->corpora[from[i1]]);
+    if (r != 0) rc = -1;
+    free(paths), free(items), free(from);
+  }
   if (rc == 0 && o->speakers) { /* every name must be a speaker of the corpora */
     char **all = malloc((total + 1) * sizeof *all);
     size_t na = 0;

@@ -337,6 +337,56 @@ static void sort_items(ser_corpus *c) {
   if (c->n > 1) qsort(c->items, c->n, sizeof *c->items, cmp_item);
 }
 
+/* ---- file identity ---- */
+
+/* a path's file by device and inode: "a.wav", "./a.wav" and a link to it are
+ * one file */
+typedef struct {
+  dev_t dev;
+  ino_t ino;
+  size_t idx;
+} file_id;
+
+static int cmp_file_id(const void *a, const void *b) {
+  const file_id *x = a, *y = b;
+  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
+  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
+  return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* the paths that can be stat'ed, sorted by file then index (so the runs of
+ * one file are in list order); NULL when out of memory */
+static file_id *file_ids(const char *const *paths, size_t n, size_t *m) {
+  file_id *ids = malloc((n ? n : 1) * sizeof *ids);
+  if (!ids) return NULL;
+  size_t k = 0;
+  struct stat st;
+  for (size_t i = 0; i < n; i++)
+    if (paths[i] && stat(paths[i], &st) == 0) ids[k++] = (file_id){st.st_dev, st.st_ino, i};
+  qsort(ids, k, sizeof *ids, cmp_file_id);
+  *m = k;
+  return ids;
+}
+
+static int same_file(const file_id *a, const file_id *b) { return a->dev == b->dev && a->ino == b->ino; }
+
+int ser_files_repeated(const char *const *paths, size_t n, size_t *first, size_t *again) {
+  if (n < 2) return 0;
+  size_t m = 0;
+  file_id *ids = file_ids(paths, n, &m);
+  if (!ids) return -1;
+  int found = 0;
+  for (size_t i = 1; i < m; i++) /* i - 1 starts a run of one file: its first two entries */
+    if (same_file(&ids[i], &ids[i - 1]) && (i == 1 || !same_file(&ids[i - 1], &ids[i - 2])) &&
+        (!found || ids[i].idx < *again)) {
+      *first = ids[i - 1].idx;
+      *again = ids[i].idx;
+      found = 1;
+    }
+  free(ids);
+  return found;
+}
+
 /* ---- directory scan ---- */
 
 static char *path_join(const char *a, const char *b) {
@@ -578,25 +628,9 @@ static char *read_all(const char *path, size_t *n, ser_error *err) {
   return buf;
 }
 
-/* a manifest row's file, to find a file listed twice (by device and inode, so
- * "a.wav", "./a.wav" and a link to it are the same file) */
-typedef struct {
-  dev_t dev;
-  ino_t ino;
-  int line;
-  size_t item;
-} manifest_seen;
-
-static int cmp_seen(const void *a, const void *b) {
-  const manifest_seen *x = a, *y = b;
-  if (x->dev != y->dev) return x->dev < y->dev ? -1 : 1;
-  if (x->ino != y->ino) return x->ino < y->ino ? -1 : 1;
-  return (x->line > y->line) - (x->line < y->line);
-}
-
 int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
-  manifest_seen *seen = NULL;
-  size_t seen_cap = 0;
+  int *lines = NULL; /* the line of each item, in row order */
+  size_t lines_cap = 0;
   builder b;
   memset(&b, 0, sizeof b);
   memset(c, 0, sizeof *c);
@@ -697,18 +731,18 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     free(nco);
     free(nsp);
     free(nla);
-    if (b.c.n == seen_cap) {
-      size_t nc = seen_cap ? seen_cap * 2 : 256;
-      manifest_seen *ns = realloc(seen, nc * sizeof *ns);
-      if (!ns) {
+    if (b.c.n == lines_cap) {
+      size_t nc = lines_cap ? lines_cap * 2 : 256;
+      int *nl = realloc(lines, nc * sizeof *nl);
+      if (!nl) {
         item_free(&it);
         rc = ser_fail(err, "%s:%d: out of memory", csv, line);
         goto done;
       }
-      seen = ns;
-      seen_cap = nc;
+      lines = nl;
+      lines_cap = nc;
     }
-    seen[b.c.n] = (manifest_seen){st.st_dev, st.st_ino, line, b.c.n};
+    lines[b.c.n] = line;
     if (!it.corpus || !it.speaker || !it.label || push(&b, &it) != 0) {
       item_free(&it);
       rc = ser_fail(err, "%s:%d: out of memory", csv, line);
@@ -721,21 +755,24 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
   /* a file listed twice would count twice in training, or land in a fold's
    * training and test sets under two speakers: refuse it */
   if (rc == 0 && b.c.n > 1) {
-    qsort(seen, b.c.n, sizeof *seen, cmp_seen);
-    for (size_t i = 1; i < b.c.n; i++)
-      if (seen[i].dev == seen[i - 1].dev && seen[i].ino == seen[i - 1].ino) {
-        const ser_corpus_item *a = &b.c.items[seen[i - 1].item], *d = &b.c.items[seen[i].item];
-        rc = ser_fail(err, "%s:%d: file listed again (first on line %d%s): %s", csv, seen[i].line,
-                      seen[i - 1].line,
-                      strcmp(a->speaker, d->speaker) != 0 || strcmp(a->label, d->label) != 0
-                          ? ", there with another speaker or label"
-                          : "",
-                      d->path);
-        break;
-      }
+    const char **paths = malloc(b.c.n * sizeof *paths);
+    size_t i0 = 0, i1 = 0;
+    for (size_t i = 0; paths && i < b.c.n; i++) paths[i] = b.c.items[i].path;
+    int r = paths ? ser_files_repeated(paths, b.c.n, &i0, &i1) : -1;
+    free(paths);
+    if (r < 0) {
+      rc = ser_fail(err, "%s: out of memory", csv);
+    } else if (r > 0) {
+      const ser_corpus_item *a = &b.c.items[i0], *d = &b.c.items[i1];
+      rc = ser_fail(err, "%s:%d: file listed again (first on line %d%s): %s", csv, lines[i1], lines[i0],
+                    strcmp(a->speaker, d->speaker) != 0 || strcmp(a->label, d->label) != 0
+                        ? ", there with another speaker or label"
+                        : "",
+                    d->path);
+    }
   }
 done:
-  free(seen);
+  free(lines);
   free_fields(f, nf);
   free(folder);
   free(text);
@@ -760,18 +797,40 @@ int ser_corpus_load(const char *path, ser_corpus *c, ser_error *err) {
 
 int ser_corpus_merge(ser_corpus *dst, ser_corpus *src, ser_error *err) {
   if (src->n == 0) return 0;
-  ser_corpus_item *ni = realloc(dst->items, (dst->n + src->n) * sizeof *ni);
-  if (!ni) return ser_fail(err, "corpus: out of memory");
+  size_t n = dst->n + src->n, m = 0;
+  /* the same file by another name (device and inode) is dropped too */
+  const char **paths = malloc(n * sizeof *paths);
+  unsigned char *drop = calloc(n, 1);
+  file_id *ids = NULL;
+  if (paths) {
+    for (size_t i = 0; i < n; i++) paths[i] = i < dst->n ? dst->items[i].path : src->items[i - dst->n].path;
+    ids = file_ids(paths, n, &m);
+  }
+  ser_corpus_item *ni = ids && drop ? realloc(dst->items, n * sizeof *ni) : NULL;
+  free(paths);
+  if (!ni) {
+    free(ids);
+    free(drop);
+    return ser_fail(err, "corpus: out of memory");
+  }
+  for (size_t i = 1; i < m; i++)
+    if (same_file(&ids[i], &ids[i - 1])) drop[ids[i].idx] = 1; /* keeps the first in dst-then-src order */
+  free(ids);
   dst->items = ni;
-  memcpy(dst->items + dst->n, src->items, src->n * sizeof *ni);
-  dst->n += src->n;
+  size_t w = dst->n;
+  for (size_t i = 0; i < src->n; i++) {
+    if (drop[dst->n + i]) item_free(&src->items[i]);
+    else dst->items[w++] = src->items[i];
+  }
+  free(drop);
+  dst->n = w;
   dst->n_skipped += src->n_skipped;
   dst->n_ignored += src->n_ignored;
   free(src->items);
   memset(src, 0, sizeof *src);
   sort_items(dst);
-  /* drop duplicate paths (keep the first) */
-  size_t w = 0;
+  /* paths that could not be stat'ed: drop repeats of the same string (keep the first) */
+  w = 0;
   for (size_t i = 0; i < dst->n; i++) {
     if (w > 0 && strcmp(dst->items[w - 1].path, dst->items[i].path) == 0) {
       item_free(&dst->items[i]);

@@ -188,6 +188,27 @@ static void test_ravdess(const char *ds) {
   CHECK(c.n == 1735 && e.n == 0, "merged %zu", c.n);
   CHECK(count_speakers(&c) == 30, "merged speakers %zu", count_speakers(&c));
   for (size_t i = 1; i < c.n; i++) CHECK(strcmp(c.items[i - 1].path, c.items[i].path) < 0, "merge order");
+  /* EMO-DB again by another name ("emodb/." gives other path strings, the same files): nothing added */
+  snprintf(edir, sizeof edir, "%s/emodb/.", ds);
+  REQUIRE(ser_corpus_scan_dir(edir, &e, &err) == 0, "%s", err.msg);
+  CHECK(e.n == 535 && strcmp(e.items[0].path, c.items[0].path) != 0, "emodb/. scan: %zu", e.n);
+  REQUIRE(ser_corpus_merge(&c, &e, &err) == 0, "%s", err.msg);
+  CHECK(c.n == 1735 && e.n == 0, "merged the same files again: %zu", c.n);
+  /* ser_files_repeated: the earliest repeat, by any name; unreadable paths are not compared */
+  {
+    char a[1100], b[1100], a2[1100];
+    snprintf(a, sizeof a, "%s/emodb/wav/03a01Wa.wav", ds);
+    snprintf(b, sizeof b, "%s/emodb/wav/03a01Fa.wav", ds);
+    snprintf(a2, sizeof a2, "%s/emodb/wav/../wav/03a01Wa.wav", ds);
+    const char *none[] = {a, b, "/no/such.wav", "/no/such.wav"};
+    size_t i0 = 99, i1 = 99;
+    CHECK(ser_files_repeated(none, 4, &i0, &i1) == 0 && i0 == 99, "repeat found among distinct files");
+    const char *two[] = {b, a, b, a2, a};
+    CHECK(ser_files_repeated(two, 5, &i0, &i1) == 1 && i0 == 0 && i1 == 2, "repeat %zu %zu, wanted 0 2", i0, i1);
+    CHECK(ser_files_repeated(two + 1, 4, &i0, &i1) == 1 && i0 == 0 && i1 == 2, "repeat %zu %zu, wanted 0 2", i0,
+          i1);
+    CHECK(ser_files_repeated(two, 1, &i0, &i1) == 0, "one path repeated");
+  }
   free(fold);
   ser_corpus_free(&c);
   ser_corpus_free(&e);

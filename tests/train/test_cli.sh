@@ -151,6 +151,11 @@ expect 2 "extra-train with an evaluated clip under another speaker" "$SER" eval 
   --folds 2 --extra-train "$tmp/leak2.csv" "$D/emodb"
 grep -q "03a01Wa.wav (speaker emodb:zz) is the evaluated clip .*03a01Wa.wav (speaker emodb:03)" "$tmp/err" ||
   no "clip overlap error unclear: $(cat "$tmp/err")"
+# one file in two evaluated corpora (under two speakers) is refused, naming both and where each came from
+expect 2 "eval with one file in two corpora" "$SER" eval "${common[@]}" --protocol kfold --folds 2 \
+  "$D/emodb" "$tmp/leak2.csv"
+grep -q "03a01Wa.wav (speaker emodb:03, from $D/emodb) and .*03a01Wa.wav (speaker emodb:zz, from $tmp/leak2.csv) are one file" \
+  "$tmp/err" || no "duplicate file error unclear: $(cat "$tmp/err")"
 expect 1 "extra-train with --model" "$SER" eval --model "$tmp/m.sermodel" --extra-train "$tmp/x.csv" "$D/emodb"
 # --run-folds: the parts of an evaluation run apart give the whole evaluation's predictions
 expect 0 "eval kfold --run-folds 2" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 2 \

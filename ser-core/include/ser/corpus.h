@@ -41,8 +41,15 @@ void ser_corpus_free(ser_corpus *c);
 /* Added: a folder is scanned, any other path is read as a CSV manifest. */
 int ser_corpus_load(const char *path, ser_corpus *c, ser_error *err);
 /* Added: moves all items of src into dst (src is emptied), keeps dst sorted
- * by path and drops items whose path is already in dst. */
+ * by path and drops src items whose file is already in dst or earlier in src
+ * (the same file by any name: see ser_files_repeated). */
 int ser_corpus_merge(ser_corpus *dst, ser_corpus *src, ser_error *err);
+/* Added: a file named twice among paths[0..n): "a.wav", "./a.wav" and a
+ * link to it are one file (same device and inode). Returns 1 and sets *first
+ * < *again to the earliest repeat (the smallest *again, with its first
+ * occurrence), 0 if every file is named once, -1 when out of memory. Paths
+ * that cannot be stat'ed are not compared. */
+int ser_files_repeated(const char *const *paths, size_t n, size_t *first, size_t *again);
 /* Added: canonical label for a corpus/manifest label or synonym ("anger",
  * "happiness", "joy", "ps", "pleasant surprise", "fear", ...), compared
  * case-insensitively; NULL if not known. Returns a static string. */
