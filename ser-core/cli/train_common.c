@@ -113,7 +113,10 @@ void tc_print_opts_help(FILE *f) {
           "                          keep the epoch with the best validation UA)\n"
           "  --val-speakers N|LIST   validation speakers taken from the TRAINING speakers, for\n"
           "                          early stopping (default: 10%% of them, at least 1; 0 = none)\n"
-          "  --no-balance            no class weights (default: loss weighted n/(k*n_class))\n"
+          "  --balance class|corpus|off  class weights of the loss. class (default): n/(k*n_class)\n"
+          "                          over all training clips; corpus: the same within each\n"
+          "                          corpus (a class only one corpus has is not favoured on its\n"
+          "                          voices); off: none (--no-balance is the same)\n"
           "  --label-smoothing E     targets (1-E) one-hot + E/labels (default 0 = off)\n"
           "  --mixup A               mix each training input with another of the mini-batch,\n"
           "                          lambda ~ Beta(A,A) folded to >= 0.5, targets mixed alike\n"
@@ -379,6 +382,12 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     if (parse_f(val, &o->train.swa_lr_frac) < 0 || !(o->train.swa_lr_frac > 0) || o->train.swa_lr_frac > 1) BAD();
   } else if (!strcmp(a, "--no-balance")) {
     o->train.balanced = 0;
+  } else if (!strcmp(a, "--balance")) {
+    NEED();
+    if (!strcmp(val, "off")) o->train.balanced = 0;
+    else if (!strcmp(val, "class")) o->train.balanced = 1;
+    else if (!strcmp(val, "corpus")) o->train.balanced = 2;
+    else BAD();
   } else if (!strcmp(a, "--augment")) {
     NEED();
     if (set_augment(o, val) < 0) BAD();
@@ -544,6 +553,15 @@ int tc_check_speakers(const char *list, char *const *known, size_t n_known, cons
   return rc;
 }
 
+/* a corpus's balance group (--balance corpus): the same number for the same
+ * corpus name in every tc_load (evaluated corpora and --extra-train alike) */
+static uint32_t corpus_group(const char *corpus) {
+  static const char *const known[] = {"emodb", "ravdess", "cremad", "tess", "savee", "emovo"};
+  for (uint32_t g = 0; g < sizeof known / sizeof known[0]; g++)
+    if (!strcmp(corpus, known[g])) return g;
+  return sizeof known / sizeof known[0]; /* manifest */
+}
+
 int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
   memset(d, 0, sizeof *d);
   char cache[4096];
@@ -673,6 +691,7 @@ int tc_load(const tc_opts *o, uint32_t rate, tc_data *d, const char *cmd) {
       d->clips[d->n].label = (uint32_t)li;
       d->clips[d->n].norm_mean = d->clips[d->n].norm_std = NULL;
       d->clips[d->n].soft = NULL;
+      d->clips[d->n].group = corpus_group(it->corpus);
       d->n++;
       if (tty && (done % 20 == 0 || done == total))
         fprintf(stderr, "\rdecoding %zu/%zu", done, total);

@@ -83,7 +83,7 @@ struct pool {
   const ser_clip *train;
   const uint32_t *order;
   size_t base;
-  const float *cw;
+  const float *cw; /* loss weight of each training clip (class balance) */
   double wsum;
   uint32_t epoch, step;
   size_t n_params;
@@ -281,6 +281,7 @@ static void soft_targets(worker *w, uint32_t b, size_t per) {
   for (uint32_t j = 0; j < b; j++) {
     float *T = w->targets + (size_t)j * K;
     uint32_t lab[2] = {w->labels[j], 0};
+    size_t clip[2] = {P->order[P->base + w->lo + j], 0};
     const float *teach[2] = {P->train[P->order[P->base + w->lo + j]].soft, NULL};
     float part[2] = {1, 0};
     if (mix) {
@@ -294,13 +295,14 @@ static void soft_targets(worker *w, uint32_t b, size_t per) {
       const float *xa = w->xmix + (size_t)j * per, *xb = w->xmix + (size_t)q * per;
       for (size_t k = 0; k < per; k++) x[k] = (float)(lam * xa[k] + (1 - lam) * xb[k]);
       lab[1] = w->labels[q];
+      clip[1] = P->order[P->base + w->lo + q];
       teach[1] = P->train[P->order[P->base + w->lo + q]].soft;
       part[0] = (float)lam;
       part[1] = (float)(1 - lam);
     }
     for (int m = 0; m < 2; m++) {
       if (part[m] == 0) continue;
-      float wt = part[m] * P->cw[lab[m]];
+      float wt = part[m] * P->cw[clip[m]];
       if (teach[m]) {
         float a = P->o->distill_alpha;
         for (uint32_t k = 0; k < K; k++) T[k] += wt * a * teach[m][k];
@@ -326,7 +328,7 @@ static void worker_job(worker *w) {
     uint64_t ss = ser_mix64(ser_mix64(P->o->seed, 0x7a11 + P->epoch), (uint64_t)P->step * 65536 + gi);
     w->seeds[j] = ss;
     w->labels[j] = c->label;
-    w->weights[j] = P->cw[c->label];
+    w->weights[j] = P->cw[P->order[P->base + gi]];
     if (train_input(w, c, P->order[P->base + gi], ss, w->x + j * per) < 0) {
       /* keep going with zeros: the other threads wait for us at batch norm */
       memset(w->x + j * per, 0, per * sizeof(float));
@@ -375,7 +377,7 @@ static int pool_step(pool *P, size_t s, uint32_t batch, uint32_t per_thread, ser
   P->base = s * batch;
   P->step = (uint32_t)s;
   double wsum = 0;
-  for (uint32_t j = 0; j < batch; j++) wsum += P->cw[P->train[P->order[P->base + j]].label];
+  for (uint32_t j = 0; j < batch; j++) wsum += P->cw[P->order[P->base + j]];
   P->wsum = wsum;
   for (uint32_t i = 0; i < nt; i++) {
     P->w[i].lo = i * per_thread < batch ? i * per_thread : batch;
@@ -710,6 +712,32 @@ static int evaluate(ser_tnet *ev, const ser_clip *val, size_t n, double *ua, dou
 
 /* ---- the loop -------------------------------------------------------------- */
 
+int ser_train_class_weights(const ser_clip *train, size_t n, uint32_t n_labels, int balanced, float *w) {
+  uint32_t G = 1, K = n_labels;
+  for (size_t i = 0; i < n; i++) {
+    if (train[i].label >= K) return -1;
+    if (balanced == 2 && train[i].group >= G) G = train[i].group + 1;
+  }
+  if (G > 4096) return -1;
+  size_t *cnt = calloc((size_t)G * K, sizeof *cnt), *ng = calloc(G, sizeof *ng);
+  if (!cnt || !ng) {
+    free(cnt), free(ng);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g = balanced == 2 ? train[i].group : 0;
+    cnt[(size_t)g * K + train[i].label]++;
+    ng[g]++;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint32_t g = balanced == 2 ? train[i].group : 0, present = 0;
+    for (uint32_t k = 0; k < K; k++) present += cnt[(size_t)g * K + k] > 0;
+    w[i] = balanced ? (float)((double)ng[g] / ((double)present * cnt[(size_t)g * K + train[i].label])) : 1.f;
+  }
+  free(cnt), free(ng);
+  return 0;
+}
+
 int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const ser_clip *val,
               size_t n_val, const ser_train_options *o, ser_train_result *res, ser_error *err) {
   ser_train_result dummy;
@@ -723,6 +751,8 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   for (size_t i = 0; i < n_train; i++) {
     if (train[i].label >= spec->n_labels || train[i].n == 0)
       return ser_fail(err, "training clip %zu: bad label or empty", i);
+    if (o->balanced == 2 && train[i].group >= 4096)
+      return ser_fail(err, "training clip %zu: balance group %u (at most 4095)", i, train[i].group);
     if (train[i].soft) {
       double sum = 0;
       for (uint32_t k = 0; k < spec->n_labels; k++) {
@@ -758,6 +788,7 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   float *flat = malloc((np + 1) * sizeof(float)), *best = malloc((np + 1) * sizeof(float));
   unsigned char *tr = malloc(np + 1), *dec = malloc(np + 1);
   uint32_t *order = malloc(n_train * sizeof(uint32_t));
+  float *cw = NULL;
   double *avg = NULL; /* sum of the weights of the last avg_epochs epochs */
   uint32_t n_avg = 0;
   int rc = -1;
@@ -767,15 +798,11 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   }
   ser_tnet_param_masks(P->w[0].net, tr, dec);
 
-  /* class weights */
-  float cw[64];
-  {
-    size_t cnt[64] = {0};
-    uint32_t present = 0;
-    for (size_t i = 0; i < n_train; i++) cnt[train[i].label]++;
-    for (uint32_t k = 0; k < spec->n_labels; k++) present += cnt[k] > 0;
-    for (uint32_t k = 0; k < spec->n_labels; k++)
-      cw[k] = (o->balanced && cnt[k]) ? (float)((double)n_train / ((double)present * cnt[k])) : 1.f;
+  /* class weights, one per clip */
+  cw = malloc(n_train * sizeof *cw);
+  if (!cw || ser_train_class_weights(train, n_train, spec->n_labels, o->balanced, cw) < 0) {
+    ser_fail(err, "training: out of memory");
+    goto done;
   }
   P->spec = spec;
   P->o = o;
@@ -972,7 +999,7 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
 done:
   ser_tnet_free(ev);
   pool_free(P);
-  free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order), free(avg);
+  free(m), free(v), free(flat), free(best), free(tr), free(dec), free(order), free(avg), free(cw);
   return rc;
 }
 

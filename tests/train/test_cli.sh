@@ -20,6 +20,7 @@ grep -q -- "--protocol" "$tmp/out" || no "eval --help lacks --protocol"
 expect 1 "train without -o" "$SER" train "$D/emodb"
 expect 1 "train unknown option" "$SER" train --bogus -o "$tmp/m.sermodel" "$D/emodb"
 expect 1 "train bad --epochs" "$SER" train --epochs zero -o "$tmp/m.sermodel" "$D/emodb"
+expect 1 "train bad --balance" "$SER" train --balance speaker -o "$tmp/m.sermodel" "$D/emodb"
 expect 1 "eval bad protocol" "$SER" eval --protocol random "$D/emodb"
 expect 1 "eval speakers without list" "$SER" eval --protocol speakers "$D/emodb"
 expect 2 "train missing corpus" "$SER" train -o "$tmp/m.sermodel" "$tmp/no-such-folder"
@@ -134,7 +135,8 @@ n09=$(sed -n 's/^fold 2\/2 emodb:09  *n=\([0-9]*\) .*(train \([0-9]*\), val 0 cl
 [ "$n09" = "22 37" ] || no "fold emodb:09: test/train clips '$n09', wanted '22 37'"
 grep -q '"n":47,' "$tmp/x.json" || no "report counts other than the 47 EMO-DB clips: $(head -c 200 "$tmp/x.json")"
 # with a validation speaker: it comes from the evaluated corpus, never from the extra clips
-expect 0 "eval loso --extra-train --val-speakers 1" "$SER" eval "${common[@]}" --val-speakers 1 \
+# (and classes balanced within each corpus: --balance corpus)
+expect 0 "eval loso --extra-train --val-speakers 1 --balance corpus" "$SER" eval "${common[@]}" --val-speakers 1 --balance corpus \
   --speakers emodb:03,emodb:09,emodb:10 --protocol loso --extra-train "$tmp/x.csv" "$D/emodb"
 grep '^fold ' "$tmp/out" | grep -qv '(train [0-9]*, val [0-9]* clips' && no "fold line without clip counts"
 # fold emodb:10 (14 clips): one of 03/09 validates, the other + 12 extra train

@@ -95,7 +95,20 @@ typedef struct ser_clip {
    * with one learns (1 - distill_alpha) x its label's target (smoothed as
    * label_smoothing says) + distill_alpha x soft. Ignored in validation. */
   const float *soft;
+  /* Balance group (the clip's corpus), read only with balanced = 2: the
+   * classes are weighted to the same total within each group. Groups are
+   * numbered from 0; keep them small (counts are kept per group and class). */
+  uint32_t group;
 } ser_clip;
+
+/* The loss weight of each of n training clips, in w[0..n). balanced 0: 1.
+ * 1: n / (K n_k) (K classes present, n_k clips of class k): every class
+ * weighs the same in total. 2: the same within each clip's group (corpus),
+ * n_g / (K_g n_gk): within every corpus its classes weigh the same, so a
+ * class that only one corpus has is not favoured on that corpus's voices, and
+ * each group keeps its total weight n_g. Returns 0, or -1 for a label >=
+ * n_labels, a group > 4095 or no memory. */
+int ser_train_class_weights(const ser_clip *train, size_t n, uint32_t n_labels, int balanced, float *w);
 
 typedef struct ser_train_progress {
   uint32_t epoch, epochs;   /* 1-based epoch just finished (or running) */
@@ -122,7 +135,9 @@ typedef struct ser_train_options {
   uint32_t min_epochs;      /* never stop early before this epoch; 0 = half of `epochs` */
   uint32_t threads;         /* worker threads; 0 = number of cores */
   uint64_t seed;            /* 1 */
-  int balanced;             /* 1: class-weighted loss (weights n / (k n_c)) */
+  int balanced;             /* class-weighted loss. 0: off; 1 (default): weights n / (k n_c) over all
+                             * training clips; 2: the same within each clip's group (corpus),
+                             * n_g / (k_g n_gc): see ser_clip.group */
   int specaugment;          /* 1: SpecAugment on training features */
   ser_augment_config aug;   /* audio augmentation of training clips (defaults: ser_augment_config_default) */
   uint32_t aug_variants;    /* speed and pitch are costly: 0 = apply them on the fly; N > 0 (default
