@@ -292,8 +292,9 @@ out:
 
 /* An --extra-train clip that is also an evaluated clip (the same file by any
  * name, under any speaker) would be trained on in the fold that tests it:
- * refused, naming both. Returns 0, or -1 with the message printed. (tc_load
- * has refused a file named twice within d or within x.) */
+ * refused, naming both. tc_load has refused a file named twice within d or
+ * within x, so a repeat pairs an evaluated clip i with an extra one j.
+ * Returns 0, or -1 with the message printed. */
 static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
   const char **paths = malloc((d->n + x->n) * sizeof *paths);
   size_t i = 0, j = 0;
@@ -303,19 +304,18 @@ static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
     memcpy(paths + d->n, x->paths, x->n * sizeof *paths);
     r = ser_files_repeated(paths, d->n + x->n, &i, &j);
   }
-  free(paths);
   if (r < 0) fprintf(stderr, "ser eval: out of memory\n");
-  if (r <= 0) return r;
-  if (j < d->n || i >= d->n) { /* not expected: tc_load checks each side */
-    fprintf(stderr, "ser eval: %s is named twice\n", j < d->n ? d->paths[j] : x->paths[j - d->n]);
-    return -1;
+  if (r > 0) {
+    const tc_data *a = i < d->n ? d : x, *b = j < d->n ? d : x;
+    size_t ia = a == d ? i : i - d->n, jb = b == d ? j : j - d->n;
+    fprintf(stderr,
+            "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
+            "trained on in the fold that tests it\n",
+            paths[j], b->speakers[b->clips[jb].speaker], paths[i], a->speakers[a->clips[ia].speaker]);
+    r = -1;
   }
-  j -= d->n;
-  fprintf(stderr,
-          "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
-          "trained on in the fold that tests it\n",
-          x->paths[j], x->speakers[x->clips[j].speaker], d->paths[i], d->speakers[d->clips[i].speaker]);
-  return -1;
+  free(paths);
+  return r;
 }
 
 int cmd_eval(int argc, char **argv) {

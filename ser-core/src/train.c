@@ -716,9 +716,9 @@ int ser_train_class_weights(const ser_clip *train, size_t n, uint32_t n_labels, 
   uint32_t G = 1, K = n_labels;
   for (size_t i = 0; i < n; i++) {
     if (train[i].label >= K) return -1;
+    if (balanced == 2 && train[i].group >= SER_TRAIN_MAX_GROUPS) return -1;
     if (balanced == 2 && train[i].group >= G) G = train[i].group + 1;
   }
-  if (G > 4096) return -1;
   size_t *cnt = calloc((size_t)G * K, sizeof *cnt), *ng = calloc(G, sizeof *ng);
   if (!cnt || !ng) {
     free(cnt), free(ng);
@@ -751,8 +751,9 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   for (size_t i = 0; i < n_train; i++) {
     if (train[i].label >= spec->n_labels || train[i].n == 0)
       return ser_fail(err, "training clip %zu: bad label or empty", i);
-    if (o->balanced == 2 && train[i].group >= 4096)
-      return ser_fail(err, "training clip %zu: balance group %u (at most 4095)", i, train[i].group);
+    if (o->balanced == 2 && train[i].group >= SER_TRAIN_MAX_GROUPS)
+      return ser_fail(err, "training clip %zu: balance group %u (at most %u)", i, train[i].group,
+                      SER_TRAIN_MAX_GROUPS - 1);
     if (train[i].soft) {
       double sum = 0;
       for (uint32_t k = 0; k < spec->n_labels; k++) {

@@ -97,9 +97,12 @@ typedef struct ser_clip {
   const float *soft;
   /* Balance group (the clip's corpus), read only with balanced = 2: the
    * classes are weighted to the same total within each group. Groups are
-   * numbered from 0; keep them small (counts are kept per group and class). */
+   * numbered from 0, below SER_TRAIN_MAX_GROUPS (counts are kept per group
+   * and class). */
   uint32_t group;
 } ser_clip;
+
+#define SER_TRAIN_MAX_GROUPS 4096u
 
 /* The loss weight of each of n training clips, in w[0..n). balanced 0: 1.
  * 1: n / (K n_k) (K classes present, n_k clips of class k): every class
@@ -107,7 +110,7 @@ typedef struct ser_clip {
  * n_g / (K_g n_gk): within every corpus its classes weigh the same, so a
  * class that only one corpus has is not favoured on that corpus's voices, and
  * each group keeps its total weight n_g. Returns 0, or -1 for a label >=
- * n_labels, a group > 4095 or no memory. */
+ * n_labels, a group >= SER_TRAIN_MAX_GROUPS or no memory. */
 int ser_train_class_weights(const ser_clip *train, size_t n, uint32_t n_labels, int balanced, float *w);
 
 typedef struct ser_train_progress {
