@@ -290,11 +290,15 @@ out:
   return rc;
 }
 
+/* The speaker of clip k of d's clips followed by x's. */
+static const char *joint_speaker(const tc_data *d, const tc_data *x, size_t k) {
+  return k < d->n ? d->speakers[d->clips[k].speaker] : x->speakers[x->clips[k - d->n].speaker];
+}
+
 /* An --extra-train clip that is also an evaluated clip (the same file by any
  * name, under any speaker) would be trained on in the fold that tests it:
- * refused, naming both. tc_load has refused a file named twice within d or
- * within x, so a repeat pairs an evaluated clip i with an extra one j.
- * Returns 0, or -1 with the message printed. */
+ * refused, naming both (tc_load has refused a file named twice within d or
+ * within x). Returns 0, or -1 with the message printed. */
 static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
   const char **paths = malloc((d->n + x->n) * sizeof *paths);
   size_t i = 0, j = 0;
@@ -306,12 +310,10 @@ static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
   }
   if (r < 0) fprintf(stderr, "ser eval: out of memory\n");
   if (r > 0) {
-    const tc_data *a = i < d->n ? d : x, *b = j < d->n ? d : x;
-    size_t ia = a == d ? i : i - d->n, jb = b == d ? j : j - d->n;
     fprintf(stderr,
             "ser eval: --extra-train: %s (speaker %s) is the evaluated clip %s (speaker %s); it would be "
             "trained on in the fold that tests it\n",
-            paths[j], b->speakers[b->clips[jb].speaker], paths[i], a->speakers[a->clips[ia].speaker]);
+            paths[j], joint_speaker(d, x, j), paths[i], joint_speaker(d, x, i));
     r = -1;
   }
   free(paths);
