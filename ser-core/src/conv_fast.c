@@ -27,8 +27,11 @@ static size_t panel_floats(uint32_t cout, uint32_t cin, uint32_t k) {
   return panels * cin * k * SER_CONV_PANEL;
 }
 
+/* the transpose is the AVX-512 kernel's alone: AVX2 CPUs go without it */
+static int with_transpose(void) { return ser_conv_fast_ok() == 2; }
+
 size_t ser_conv_packed_floats(uint32_t cout, uint32_t cin, uint32_t k) {
-  return panel_floats(cout, cin, k) + (size_t)cin * k * cout16(cout);
+  return panel_floats(cout, cin, k) + (with_transpose() ? (size_t)cin * k * cout16(cout) : 0);
 }
 
 void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, float *wp) {
@@ -39,6 +42,7 @@ void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, floa
         size_t o = p * SER_CONV_PANEL + r;
         wp[(p * ck + q) * SER_CONV_PANEL + r] = o < cout ? w[o * ck + q] : 0.0f;
       }
+  if (!with_transpose()) return;
   /* the transpose in 64 x 16 blocks, so reads and writes stay in cache */
   float *wt = wp + panel_floats(cout, cin, k);
   size_t c16 = cout16(cout);

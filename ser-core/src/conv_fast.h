@@ -14,10 +14,11 @@
 /* Floats the packed copy of a (cout, cin, k) weight tensor takes. */
 size_t ser_conv_packed_floats(uint32_t cout, uint32_t cin, uint32_t k);
 
-/* Packs w[cout][cin][k] (row-major, as in the .sermodel) twice, for the two
- * tile shapes: panels of SER_CONV_PANEL output channels,
- * [panel][cin][k][SER_CONV_PANEL], then the transpose [cin][k][cout16]
- * (cout16 = cout rounded up to 16); entries past cout are zero. */
+/* Packs w[cout][cin][k] (row-major, as in the .sermodel) into panels of
+ * SER_CONV_PANEL output channels, [panel][cin][k][SER_CONV_PANEL]; when the
+ * AVX-512 kernel runs (ser_conv_fast_ok() == 2), followed by the transpose
+ * [cin][k][cout16] its channel tiles read (cout16 = cout rounded up to 16).
+ * Entries past cout are zero. */
 void ser_conv_pack(const float *w, uint32_t cout, uint32_t cin, uint32_t k, float *wp);
 
 /* Non-zero when ser_conv_fast() may be called: 2 when the CPU has AVX-512F,
