@@ -230,12 +230,13 @@ oom:
 
 /* ---- inputs -------------------------------------------------------------- */
 
-static int features_of(const ser_model_spec *spec, const float *audio, size_t n, float **f,
-                       size_t *nf, ser_error *err) {
+/* fx: an extractor of ser_mfcc_clip_new(&spec->feat) to reuse, or NULL */
+static int features_of(const ser_model_spec *spec, ser_mfcc *fx, const float *audio, size_t n,
+                       float **f, size_t *nf, ser_error *err) {
   *f = NULL;
   *nf = 0;
-  if (ser_features_clip(&spec->feat, audio, n, f, nf, err) < 0) return -1;
-  return 0;
+  int rc = fx ? ser_mfcc_clip(fx, audio, n, f, nf, err) : ser_features_clip(&spec->feat, audio, n, f, nf, err);
+  return rc < 0 ? -1 : 0;
 }
 
 static void normalise(const ser_model_spec *spec, float *f, size_t frames, uint32_t dim) {
@@ -249,6 +250,11 @@ static void normalise(const ser_model_spec *spec, float *f, size_t frames, uint3
 
 int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t n,
                          uint32_t min_frames, float **out, uint32_t *frames, ser_error *err) {
+  return ser_train_clip_input_fx(spec, NULL, audio, n, min_frames, out, frames, err);
+}
+
+int ser_train_clip_input_fx(const ser_model_spec *spec, ser_mfcc *fx, const float *audio, size_t n,
+                            uint32_t min_frames, float **out, uint32_t *frames, ser_error *err) {
   *out = NULL;
   *frames = 0;
   if (n == 0) return ser_fail(err, "clip: no samples");
@@ -262,7 +268,7 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
     tmp = calloc(L ? L : 1, sizeof(float));
     if (!tmp) return ser_fail(err, "clip: out of memory");
     memcpy(tmp, audio, (n < L ? n : L) * sizeof(float));
-    int rc = features_of(spec, tmp, L, &f, &nf, err);
+    int rc = features_of(spec, fx, tmp, L, &f, &nf, err);
     free(tmp);
     if (rc < 0) return -1;
     uint32_t want = spec->in_len / dim;
@@ -289,7 +295,7 @@ int ser_train_clip_input(const ser_model_spec *spec, const float *audio, size_t 
     src = tmp;
     ns = need;
   }
-  int rc = features_of(spec, src, ns, &f, &nf, err);
+  int rc = features_of(spec, fx, src, ns, &f, &nf, err);
   free(tmp);
   if (rc < 0) return -1;
   if (nf == 0) {

@@ -677,25 +677,34 @@ void ser_mfcc_flush(ser_mfcc *m, ser_frame_fn fn, void *user) {
 
 /* ---- whole clip ---- */
 
+ser_mfcc *ser_mfcc_clip_new(const ser_feature_params *p, ser_error *err) { return engine_new(p, 1, err); }
+
 int ser_features_clip(const ser_feature_params *p, const float *x, size_t n, float **out,
                       size_t *n_frames, ser_error *err) {
   *out = NULL;
   *n_frames = 0;
   ser_mfcc *m = engine_new(p, 1, err);
   if (!m) return -1;
-  if (n > (size_t)1 << 40) {
-    ser_mfcc_free(m);
-    return ser_fail(err, "samples: %zu is too many for one clip", n);
-  }
+  int rc = ser_mfcc_clip(m, x, n, out, n_frames, err);
+  ser_mfcc_free(m);
+  return rc;
+}
+
+/* Each clip starts as a new extractor would: the pitch tracker's held value
+ * is the only state a clip leaves behind (the FFT inputs' zero padding and
+ * the power spectrum's zero tail are never written). */
+int ser_mfcc_clip(ser_mfcc *m, const float *x, size_t n, float **out, size_t *n_frames, ser_error *err) {
+  *out = NULL;
+  *n_frames = 0;
+  const ser_feature_params *p = &m->p;
+  if (n > (size_t)1 << 40) return ser_fail(err, "samples: %zu is too many for one clip", n);
+  if (m->pt) ser_pitch_reset(m->pt);
   const uint32_t nfft = p->n_fft, hop = p->hop_length, wl = p->win_length;
   const uint32_t nc = p->n_mfcc, nm = p->n_mels;
   const size_t pad = p->center ? nfft / 2 : 0;
   const size_t np = n + 2 * pad;
   size_t T = ser_feature_frames(p, n);
-  if (T == 0) {
-    ser_mfcc_free(m);
-    return 0;
-  }
+  if (T == 0) return 0;
   float *raw = malloc(sizeof(float) * (n ? n : 1));
   float *y = calloc(np, sizeof(float)); /* pre-emphasised, zero padded */
   float *logmel = malloc(sizeof(float) * T * nm);
@@ -705,7 +714,6 @@ int ser_features_clip(const ser_feature_params *p, const float *x, size_t n, flo
   float *zs = malloc(sizeof(float) * wl);
   if (!raw || !y || !logmel || !base || !delta || !res || !zs) {
     free(raw), free(y), free(logmel), free(base), free(delta), free(res), free(zs);
-    ser_mfcc_free(m);
     return ser_fail(err, "features: out of memory for %zu frames", T);
   }
   m->nonfinite += sanitize(x, raw, n);
@@ -748,7 +756,6 @@ int ser_features_clip(const ser_feature_params *p, const float *x, size_t n, flo
     }
   }
   free(raw), free(y), free(logmel), free(base), free(delta), free(zs);
-  ser_mfcc_free(m);
   *out = res;
   *n_frames = T;
   return 0;

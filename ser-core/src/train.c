@@ -59,6 +59,7 @@ typedef struct worker {
   float *xmix;    /* mixup: the un-mixed inputs */
   float *targets; /* soft targets (mixup, label smoothing): per_thread x n_labels */
   float *gmean;   /* aug_pitch_norm: a clip's group mean with the log-pitch column moved */
+  ser_mfcc *fx;   /* the worker's whole-clip feature extractor, set up once */
   uint32_t lo, hi;
   double loss;
   uint32_t correct;
@@ -147,7 +148,8 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   if (spec->arch == SER_ARCH_PAPER) {
     float *x = NULL;
     uint32_t nf = 0;
-    if (ser_train_group_input(spec, a, na, c->norm_mean, c->norm_std, 0, &x, &nf, &w->err) < 0) return -1;
+    if (ser_train_group_input_fx(spec, w->fx, a, na, c->norm_mean, c->norm_std, 0, &x, &nf, &w->err) < 0)
+      return -1;
     memcpy(dst, x, spec->in_len * sizeof(float));
     free(x);
     return 0;
@@ -165,7 +167,7 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   }
   float *f = NULL;
   uint32_t nf = 0;
-  if (ser_train_group_input(spec, a, na, gm, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
+  if (ser_train_group_input_fx(spec, w->fx, a, na, gm, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
     return -1;
   uint32_t T = spec->in_len;
   uint32_t st = nf > T ? ser_rng_below(&r, nf - T + 1) : 0;
@@ -427,6 +429,14 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+static void worker_clear(worker *w) {
+  ser_tnet_free(w->net);
+  ser_mfcc_free(w->fx);
+  free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
+  free(w->abuf), free(w->tbuf), free(w->xmix), free(w->targets), free(w->gmean);
+  memset(w, 0, sizeof *w);
+}
+
 static void pool_free(pool *P) {
   if (!P) return;
   if (P->w) {
@@ -440,21 +450,7 @@ static void pool_free(pool *P) {
       pthread_mutex_destroy(&P->go_lock);
       pthread_cond_destroy(&P->go_cond);
     }
-    for (uint32_t i = 0; i < P->n; i++) {
-      worker *w = &P->w[i];
-      ser_tnet_free(w->net);
-      free(w->grad);
-      free(w->x);
-      free(w->probs);
-      free(w->labels);
-      free(w->weights);
-      free(w->seeds);
-      free(w->abuf);
-      free(w->tbuf);
-      free(w->xmix);
-      free(w->targets);
-      free(w->gmean);
-    }
+    for (uint32_t i = 0; i < P->n; i++) worker_clear(&P->w[i]);
   }
   if (P->var) {
     for (size_t i = 0; i < P->n_var_total; i++) free(P->var[i]);
@@ -478,6 +474,7 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
     w->P = P;
     w->tid = i;
     if (!(w->net = ser_tnet_new(spec, per_thread, spec->in_len, err))) goto fail;
+    if (!(w->fx = ser_mfcc_clip_new(&spec->feat, err))) goto fail;
     size_t np = ser_tnet_n_params(w->net);
     P->n_params = np;
     w->grad = calloc(np ? np : 1, sizeof(float));
@@ -517,17 +514,7 @@ static pool *pool_new(ser_model_spec *spec, uint32_t n, uint32_t per_thread, ser
       pthread_barrier_destroy(&P->start);
       pthread_barrier_destroy(&P->end);
       pthread_barrier_destroy(&P->sync.bar);
-      for (uint32_t i = 1; i < n; i++) {
-        worker *w = &P->w[i];
-        ser_tnet_free(w->net);
-        free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
-        free(w->xmix), free(w->targets);
-        w->xmix = w->targets = NULL;
-        w->net = NULL;
-        w->grad = w->x = w->probs = w->weights = NULL;
-        w->labels = NULL;
-        w->seeds = NULL;
-      }
+      for (uint32_t i = 1; i < n; i++) worker_clear(&P->w[i]);
       pthread_mutex_destroy(&P->go_lock);
       pthread_cond_destroy(&P->go_cond);
       pool_free(P);
@@ -542,12 +529,7 @@ fail:
     uint32_t keep = P->n;
     P->n = 1; /* no threads were started */
     if (P->w)
-      for (uint32_t i = 1; i < keep; i++) {
-        worker *w = &P->w[i];
-        ser_tnet_free(w->net);
-        free(w->grad), free(w->x), free(w->probs), free(w->labels), free(w->weights), free(w->seeds);
-        free(w->xmix), free(w->targets);
-      }
+      for (uint32_t i = 1; i < keep; i++) worker_clear(&P->w[i]);
     pool_free(P);
   }
   return NULL;
@@ -1024,7 +1006,14 @@ static void compose_norm(const ser_model_spec *spec, const float *pm, const floa
 int ser_train_group_input(const ser_model_spec *spec, const float *audio, size_t n, const float *group_mean,
                           const float *group_std, uint32_t min_frames, float **out, uint32_t *frames,
                           ser_error *err) {
-  if (!group_mean || !group_std) return ser_train_clip_input(spec, audio, n, min_frames, out, frames, err);
+  return ser_train_group_input_fx(spec, NULL, audio, n, group_mean, group_std, min_frames, out, frames, err);
+}
+
+int ser_train_group_input_fx(const ser_model_spec *spec, ser_mfcc *fx, const float *audio, size_t n,
+                             const float *group_mean, const float *group_std, uint32_t min_frames,
+                             float **out, uint32_t *frames, ser_error *err) {
+  if (!group_mean || !group_std)
+    return ser_train_clip_input_fx(spec, fx, audio, n, min_frames, out, frames, err);
   uint32_t dim = ser_feature_dim(&spec->feat);
   float *m = malloc(2 * (size_t)dim * sizeof(float));
   if (!m) return ser_fail(err, "clip: out of memory");
@@ -1032,7 +1021,7 @@ int ser_train_group_input(const ser_model_spec *spec, const float *audio, size_t
   ser_model_spec grp = *spec; /* shallow: only the normalisation differs */
   grp.norm_mean = m;
   grp.norm_std = m + dim;
-  int rc = ser_train_clip_input(&grp, audio, n, min_frames, out, frames, err);
+  int rc = ser_train_clip_input_fx(&grp, fx, audio, n, min_frames, out, frames, err);
   free(m);
   return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "ser/features.h"
 #include "ser/train.h"
 
 /* Exact batch norm across worker threads: each thread holds part of the
@@ -36,5 +37,14 @@ int ser_tlayer_shape(const ser_layer *l, uint32_t i, uint32_t c, uint32_t t,
                      uint32_t *oc, uint32_t *ot, ser_error *err);
 
 uint64_t ser_mix64(uint64_t a, uint64_t b);
+
+/* ser_train_clip_input / ser_train_group_input with a whole-clip extractor
+ * (ser_mfcc_clip_new(&spec->feat)) reused from clip to clip, or NULL (a new
+ * one per call). The same bits either way. */
+int ser_train_clip_input_fx(const ser_model_spec *spec, ser_mfcc *fx, const float *audio, size_t n,
+                            uint32_t min_frames, float **out, uint32_t *frames, ser_error *err);
+int ser_train_group_input_fx(const ser_model_spec *spec, ser_mfcc *fx, const float *audio, size_t n,
+                             const float *group_mean, const float *group_std, uint32_t min_frames,
+                             float **out, uint32_t *frames, ser_error *err);
 
 #endif

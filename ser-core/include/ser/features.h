@@ -98,6 +98,14 @@ size_t ser_feature_frames(const ser_feature_params *p, size_t n);
  * gives no frame (see ser_feature_frames) gives 0 frames and *out == NULL. */
 int ser_features_clip(const ser_feature_params *p, const float *x, size_t n,
                       float **out, size_t *n_frames, ser_error *err);
+/* ser_features_clip for many clips with one extractor: ser_mfcc_clip_new
+ * accepts what ser_features_clip accepts (center, top_db too) and sets up
+ * the tables, the pitch tracker and the FFT plan once; ser_mfcc_clip gives
+ * the same bits as ser_features_clip with m's parameters. Such an
+ * extractor is for whole clips only (not ser_mfcc_push). One per thread. */
+ser_mfcc *ser_mfcc_clip_new(const ser_feature_params *p, ser_error *err);
+int ser_mfcc_clip(ser_mfcc *m, const float *x, size_t n, float **out,
+                  size_t *n_frames, ser_error *err);
 
 #ifdef __cplusplus
 }
