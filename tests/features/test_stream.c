@@ -107,6 +107,46 @@ static void test_reuse(const float *x, size_t n) {
   ser_mfcc_free(m);
 }
 
+/* One whole-clip extractor for many clips gives what a new one gives for each:
+ * pieces of real speech in an order where a voiced piece (the pitch
+ * tracker's held value) comes before others, with pitch + deltas and with the
+ * paper preset (center, top_db), and an empty piece in between. */
+static void test_clip_reuse(const float *x, size_t n) {
+  ser_feature_params cfg[2];
+  ser_feature_params_default(&cfg[0]);
+  cfg[0].pitch = 1;
+  cfg[0].deltas = 2;
+  ser_feature_params_paper(&cfg[1]);
+  const char *names[2] = {"pitch+deltas", "paper"};
+  const size_t piece[][2] = {{n / 3, n - n / 3}, {0, 0}, {0, n / 2}, {n / 2, 7000}, {1000, n - 1000}, {n / 3, n - n / 3}};
+  for (int i = 0; i < 2; i++) {
+    ser_error e;
+    ser_mfcc *m = ser_mfcc_clip_new(&cfg[i], &e);
+    CHECK(m, "%s: ser_mfcc_clip_new: %s", names[i], e.msg);
+    if (!m) continue;
+    for (size_t k = 0; k < sizeof piece / sizeof piece[0]; k++) {
+      const float *a = x + piece[k][0];
+      size_t na = piece[k][1];
+      float *ref = NULL, *got = NULL;
+      size_t nr = 0, ng = 0;
+      CHECK(ser_features_clip(&cfg[i], a, na, &ref, &nr, &e) == 0, "%s: piece %zu: %s", names[i], k, e.msg);
+      CHECK(ser_mfcc_clip(m, a, na, &got, &ng, &e) == 0, "%s: piece %zu: reused: %s", names[i], k, e.msg);
+      CHECK(nr == ng && (nr == 0 || !memcmp(ref, got, sizeof(float) * nr * ser_feature_dim(&cfg[i]))),
+            "%s: piece %zu (%zu samples): the reused extractor differs from a new one (%zu / %zu frames)",
+            names[i], k, na, ng, nr);
+      CHECK(na == 0 || nr > 0, "%s: piece %zu: no frames", names[i], k);
+      free(ref);
+      free(got);
+    }
+    ser_mfcc_free(m);
+  }
+  ser_error e;
+  ser_feature_params bad;
+  ser_feature_params_default(&bad);
+  bad.n_mfcc = 0;
+  CHECK(!ser_mfcc_clip_new(&bad, &e) && strstr(e.msg, "n_mfcc"), "bad params: %s", e.msg);
+}
+
 static void test_edges(void) {
   ser_feature_params p;
   ser_feature_params_default(&p);
@@ -404,6 +444,7 @@ int main(void) {
   if (!x) return 1;
   test_blocks(x, n);
   test_reuse(x, n);
+  test_clip_reuse(x, n);
   test_edges();
   test_silence_noise();
   test_nonfinite(x, n);
