@@ -14,6 +14,19 @@ int cmd_classify(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+/* ser eval --from-predictions (eval_report.c): the report of --predictions files */
+int cmd_eval_predictions(int argc, char **argv);
+
+/* After the fold lines of ser eval: with 2 or more folds, the line "mean of the
+ * N folds: WA ..% UA ..% F1 ..%" (sums: WA, UA, macro F1 of the folds, 0..1). */
+void cli_folds_mean(const double sums[3], uint32_t n);
+
+/* The end of ser eval's report: the interval by speaker (groups: one confusion
+ * matrix per test speaker, resampled with `seed`), then --json and --svg when
+ * given. -1 after a message naming the file that could not be written. */
+struct ser_confusion;
+int cli_eval_report_tail(const struct ser_confusion *total, const struct ser_confusion *groups, uint32_t n_groups,
+                         const char *const *lab, uint64_t seed, const char *json, const char *svg, const char *title);
 
 /* s as one CSV field (RFC 4180: quoted when it holds , " or a line break). */
 void cli_csv_str(FILE *o, const char *s);

@@ -38,7 +38,7 @@ static void usage(FILE *f) {
           "                          in the whole evaluation: to spread one evaluation over several\n"
           "                          processes or machines; the report covers their test clips\n"
           "                          only, and the --predictions files of all parts together are\n"
-          "                          the whole evaluation's (score them with scripts/ensemble.py)\n"
+          "                          the whole evaluation's (report them with --from-predictions)\n"
           "  --test-speakers LIST    test speakers for --protocol speakers (e.g. emodb:03,emodb:08)\n"
           "  --extra-train CORPUS    (repeatable) add all clips of CORPUS (folder or CSV) to the\n"
           "                          TRAINING set of every fold; they are never tested and never\n"
@@ -57,6 +57,20 @@ static void usage(FILE *f) {
           "                          path, copy (paper protocol: 0 original, 1 noise, 2 pitch,\n"
           "                          3 pitch + noise; else 0), speaker, label, predicted, and\n"
           "                          one score column per label\n");
+  fprintf(f,
+          "\n"
+          "       ser eval --from-predictions [--json F] [--svg F] [--predictions F] [--seed N] FILE[@N]...\n"
+          "                          no training: the report of finished evaluations from their\n"
+          "                          --predictions files. Files with other clips are joined (the\n"
+          "                          parts of an evaluation spread with --run-folds); files with the\n"
+          "                          same clips (runs with other seeds) are averaged clip by clip, a\n"
+          "                          file given as FILE@N counting N times (a --members N run), and\n"
+          "                          each clip takes the label of its highest mean score. Every clip\n"
+          "                          must have the same weight in all (a fold missing from one run\n"
+          "                          is an error), the same fold, speaker and label in every file,\n"
+          "                          and the files the same labels. --predictions writes the joined\n"
+          "                          and averaged clips; --seed seeds the interval's resampling\n"
+          "                          (default 1)\n\n");
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
              "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
@@ -196,10 +210,15 @@ out:
   return rc;
 }
 
+static double fold_sum[3]; /* WA, UA, F1 summed over the folds run: their mean is printed */
+static uint32_t fold_count;
+
 static void fold_line(const char *name, uint32_t k, uint32_t nf, const ser_confusion *c, size_t n,
                       const ser_train_result *r, size_t ntr, size_t nva) {
   ser_scores s;
   ser_confusion_scores(c, &s);
+  fold_sum[0] += s.wa, fold_sum[1] += s.ua, fold_sum[2] += s.macro_f1;
+  fold_count++;
   fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%", k + 1, nf, name, n, 100 * s.wa,
           100 * s.ua, 100 * s.macro_f1);
   if (r) {
@@ -321,6 +340,14 @@ static int extra_clip_overlap(const tc_data *d, const tc_data *x) {
 }
 
 int cmd_eval(int argc, char **argv) {
+  int help = 0, from_preds = 0;
+  for (int i = 1; i < argc; i++) {
+    help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+    from_preds |= !strcmp(argv[i], "--from-predictions");
+  }
+  if (from_preds && !help) return cmd_eval_predictions(argc, argv);
+  memset(fold_sum, 0, sizeof fold_sum);
+  fold_count = 0;
   tc_opts o;
   tc_opts_init(&o);
   const char *model_norm = "global"; /* --model: its feature_norm metadata */
@@ -727,6 +754,7 @@ int cmd_eval(int argc, char **argv) {
   }
   snprintf(title, sizeof title, "%s, %s", d.corpora, protocol);
 report:
+  cli_folds_mean(fold_sum, fold_count);
   ser_report_text(stdout, &total, lab);
   {
     ser_scores sa;
@@ -735,32 +763,7 @@ report:
             whole_mode ? "by averaging window posteriors (windows)" : "in one pass of the whole clip (whole)", sa.wa,
             sa.ua, sa.macro_f1);
   }
-  ser_bootstrap boot;
-  if (ser_confusion_bootstrap(spk_total, d.n_speakers, 2000, 0.95, o.train.seed, &boot) == 0)
-    fprintf(stdout, "95 %% interval with other speakers (the %u test speakers drawn with replacement, %u resamples): "
-                    "WA %.4f-%.4f  UA %.4f-%.4f  macro-F1 %.4f-%.4f\n",
-            boot.groups, boot.resamples, boot.wa_lo, boot.wa_hi, boot.ua_lo, boot.ua_hi, boot.f1_lo, boot.f1_hi);
-  else {
-    memset(&boot, 0, sizeof boot);
-    fprintf(stdout, "(fewer than 2 test speakers: no interval over speakers)\n");
-  }
-  if (json) {
-    FILE *f = fopen(json, "w");
-    if (!f) {
-      fprintf(stderr, "ser eval: %s: cannot write\n", json);
-      goto done;
-    }
-    ser_report_json_bootstrap(f, &total, lab, &boot);
-    int werr = ferror(f);
-    if (fclose(f) != 0 || werr) {
-      fprintf(stderr, "ser eval: %s: write error\n", json);
-      goto done;
-    }
-  }
-  if (svg && ser_report_svg(svg, &total, lab, title, &err) < 0) {
-    fprintf(stderr, "ser eval: %s\n", err.msg);
-    goto done;
-  }
+  if (cli_eval_report_tail(&total, spk_total, d.n_speakers, lab, o.train.seed, json, svg, title) < 0) goto done;
   rc = EXIT_OK;
 done:
   ser_confusion_free(&total);

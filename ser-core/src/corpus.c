@@ -11,6 +11,8 @@
 
 #include "ser/corpus.h"
 
+#include "csv.h"
+
 const char *const ser_canonical_labels[9] = {
   "neutral", "calm", "happy", "sad", "angry", "fearful", "disgusted", "surprised", "boredom"};
 
@@ -476,157 +478,7 @@ int ser_corpus_scan_dir(const char *dir, ser_corpus *c, ser_error *err) {
   return 0;
 }
 
-/* ---- CSV manifest ---- */
-
-typedef struct {
-  const char *s, *end;
-  int line;
-} csv_reader;
-
-/* Reads one record; fields are malloc'd into *f (n in *nf). Returns 1 if a
- * record was read, 0 at the end, -1 on error (message in err). Blank lines
- * are skipped. */
-static int csv_record(csv_reader *r, const char *file, char ***f, int *nf, int *rec_line, ser_error *err) {
-  *f = NULL;
-  *nf = 0;
-  while (r->s < r->end && (*r->s == '\n' || *r->s == '\r')) {
-    if (*r->s == '\n') r->line++;
-    r->s++;
-  }
-  if (r->s >= r->end) return 0;
-  *rec_line = r->line;
-  int cap = 0;
-  char *buf = NULL;
-  size_t bl = 0, bcap = 0;
-  for (;;) {
-    /* one field */
-    bl = 0;
-    int quoted = 0;
-    if (r->s < r->end && *r->s == '"') {
-      quoted = 1;
-      r->s++;
-      for (;;) {
-        if (r->s >= r->end) {
-          free(buf);
-          for (int i = 0; i < *nf; i++) free((*f)[i]);
-          free(*f);
-          *f = NULL;
-          *nf = 0;
-          return ser_fail(err, "%s:%d: unterminated quoted field", file, *rec_line);
-        }
-        char ch = *r->s++;
-        if (ch == '"') {
-          if (r->s < r->end && *r->s == '"') r->s++;
-          else break;
-        }
-        if (ch == '\n') r->line++;
-        if (bl + 1 >= bcap) {
-          bcap = bcap ? bcap * 2 : 64;
-          char *nb = realloc(buf, bcap);
-          if (!nb) goto oom;
-          buf = nb;
-        }
-        buf[bl++] = ch;
-      }
-    }
-    while (r->s < r->end && *r->s != ',' && *r->s != '\n' && *r->s != '\r') {
-      char ch = *r->s++;
-      if (quoted) {
-        if (ch == ' ' || ch == '\t') continue;
-        free(buf);
-        for (int i = 0; i < *nf; i++) free((*f)[i]);
-        free(*f);
-        *f = NULL;
-        *nf = 0;
-        return ser_fail(err, "%s:%d: text after a closing quote", file, *rec_line);
-      }
-      if (bl + 1 >= bcap) {
-        bcap = bcap ? bcap * 2 : 64;
-        char *nb = realloc(buf, bcap);
-        if (!nb) goto oom;
-        buf = nb;
-      }
-      buf[bl++] = ch;
-    }
-    if (!quoted) { /* trim spaces of unquoted fields */
-      size_t a = 0;
-      while (a < bl && (buf[a] == ' ' || buf[a] == '\t')) a++;
-      while (bl > a && (buf[bl - 1] == ' ' || buf[bl - 1] == '\t')) bl--;
-      if (a) memmove(buf, buf + a, bl - a);
-      bl -= a;
-    }
-    if (*nf == cap) {
-      cap = cap ? cap * 2 : 8;
-      char **nfp = realloc(*f, (size_t)cap * sizeof **f);
-      if (!nfp) goto oom;
-      *f = nfp;
-    }
-    (*f)[*nf] = xstrndup(buf ? buf : "", bl);
-    if (!(*f)[*nf]) goto oom;
-    (*nf)++;
-    if (r->s < r->end && *r->s == ',') {
-      r->s++;
-      continue;
-    }
-    break;
-  }
-  if (r->s < r->end && *r->s == '\r') r->s++;
-  if (r->s < r->end && *r->s == '\n') {
-    r->s++;
-    r->line++;
-  }
-  free(buf);
-  return 1;
-oom:
-  free(buf);
-  for (int i = 0; i < *nf; i++) free((*f)[i]);
-  free(*f);
-  *f = NULL;
-  *nf = 0;
-  return ser_fail(err, "%s:%d: out of memory", file, *rec_line);
-}
-
-static void free_fields(char **f, int nf) {
-  if (!f) return;
-  for (int i = 0; i < nf; i++) free(f[i]);
-  free(f);
-}
-
-static char *read_all(const char *path, size_t *n, ser_error *err) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    ser_fail(err, "%s: %s", path, strerror(errno));
-    return NULL;
-  }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    size_t got = fread(buf + len, 1, cap - len, fp);
-    len += got;
-    if (len < cap) break;
-    cap *= 2;
-    char *nb = realloc(buf, cap);
-    if (!nb) {
-      free(buf);
-      buf = NULL;
-    } else {
-      buf = nb;
-    }
-  }
-  int bad = ferror(fp);
-  fclose(fp);
-  if (!buf) {
-    ser_fail(err, "%s: out of memory", path);
-    return NULL;
-  }
-  if (bad) {
-    free(buf);
-    ser_fail(err, "%s: read error", path);
-    return NULL;
-  }
-  *n = len;
-  return buf;
-}
+/* ---- CSV manifest (the reader: csv.c) ---- */
 
 int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
   int *lines = NULL; /* the line of each item, in row order */
@@ -636,13 +488,13 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
   memset(c, 0, sizeof *c);
   if (!csv || !*csv) return ser_fail(err, "manifest: empty file name");
   size_t len = 0;
-  char *text = read_all(csv, &len, err);
+  char *text = ser_read_file(csv, &len, err);
   if (!text) return -1;
   /* folder of the manifest, for relative paths */
   char *folder = NULL;
   const char *sl = strrchr(csv, '/');
   folder = sl ? xstrndup(csv, (size_t)(sl - csv) + 1) : xstrdup("");
-  csv_reader r = {text, text + len, 1};
+  ser_csv r = {text, text + len, 1};
   if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
       (unsigned char)text[2] == 0xBF)
     r.s += 3; /* UTF-8 byte order mark */
@@ -653,7 +505,7 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     rc = ser_fail(err, "%s: out of memory", csv);
     goto done;
   }
-  int got = csv_record(&r, csv, &f, &nf, &line, err);
+  int got = ser_csv_record(&r, csv, &f, &nf, &line, err);
   if (got < 0) {
     rc = -1;
     goto done;
@@ -670,7 +522,7 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     else if (col_lab < 0 && ieq(h, "label")) col_lab = i;
     else if (col_emo < 0 && ieq(h, "emotion")) col_emo = i;
   }
-  free_fields(f, nf);
+  ser_csv_fields_free(f, nf);
   f = NULL;
   if (col_lab < 0) col_lab = col_emo;
   if (col_path < 0 || col_spk < 0 || col_lab < 0) {
@@ -679,7 +531,7 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
     goto done;
   }
   for (;;) {
-    got = csv_record(&r, csv, &f, &nf, &line, err);
+    got = ser_csv_record(&r, csv, &f, &nf, &line, err);
     if (got < 0) {
       rc = -1;
       goto done;
@@ -748,7 +600,7 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
       rc = ser_fail(err, "%s:%d: out of memory", csv, line);
       goto done;
     }
-    free_fields(f, nf);
+    ser_csv_fields_free(f, nf);
     f = NULL;
   }
   if (b.c.n == 0) rc = ser_fail(err, "%s: no rows after the header", csv);
@@ -773,7 +625,7 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
   }
 done:
   free(lines);
-  free_fields(f, nf);
+  ser_csv_fields_free(f, nf);
   free(folder);
   free(text);
   if (rc != 0) {

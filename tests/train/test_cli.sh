@@ -17,6 +17,7 @@ expect 0 "train --help" "$SER" train --help
 grep -q -- "--checkpoint-dir" "$tmp/out" || no "train --help lacks --checkpoint-dir"
 expect 0 "eval --help" "$SER" eval --help
 grep -q -- "--protocol" "$tmp/out" || no "eval --help lacks --protocol"
+grep -q -- "--from-predictions" "$tmp/out" || no "eval --help lacks --from-predictions"
 expect 1 "train without -o" "$SER" train "$D/emodb"
 expect 1 "train unknown option" "$SER" train --bogus -o "$tmp/m.sermodel" "$D/emodb"
 expect 1 "train bad --epochs" "$SER" train --epochs zero -o "$tmp/m.sermodel" "$D/emodb"
@@ -57,6 +58,7 @@ cmp -s "$tmp/i1b" "$tmp/i2" || no "same seed gave a different model description"
 expect 0 "eval kfold" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --json "$tmp/r.json" --svg "$tmp/r.svg" \
   --predictions "$tmp/pred.csv" "$D/emodb"
 [ "$(grep -c '^fold ' "$tmp/out")" = 2 ] || no "expected 2 fold lines: $(cat "$tmp/out")"
+cp "$tmp/out" "$tmp/whole.out" # for --from-predictions below
 grep -q '"ua"' "$tmp/r.json" 2>/dev/null || grep -qi 'ua' "$tmp/r.json" || no "json report lacks UA"
 grep -q "<svg" "$tmp/r.svg" || no "svg report missing"
 # the speaker bootstrap over the 2 test speakers, in text and JSON
@@ -166,6 +168,73 @@ expect 0 "eval kfold --run-folds 2" "$SER" eval "${common[@]}" --protocol kfold 
 expect 0 "eval kfold --run-folds 1-1" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 1-1 \
   --predictions "$tmp/part1.csv" "$D/emodb"
 cat "$tmp/part1.csv" <(tail -n +2 "$tmp/part2.csv") | cmp -s - "$tmp/pred.csv" || no "the parts' predictions differ from the whole run's"
+# --from-predictions: the parts' files give the whole run's report (fold lines, table, matrix, interval)
+expect 0 "--from-predictions of the parts" "$SER" eval --from-predictions "$tmp/part2.csv" "$tmp/part1.csv" \
+  --json "$tmp/fp.json" --svg "$tmp/fp.svg" --predictions "$tmp/fp.csv"
+sed -n '/^label /,$p' "$tmp/whole.out" | grep -v '^for comparison' > "$tmp/rep.want"
+sed -n '/^label /,$p' "$tmp/out" > "$tmp/rep.got"
+[ -s "$tmp/rep.want" ] && diff "$tmp/rep.want" "$tmp/rep.got" > /dev/null ||
+  no "--from-predictions report differs from the run's: $(diff "$tmp/rep.want" "$tmp/rep.got" | head)"
+grep '^fold \|^mean of' "$tmp/whole.out" | sed 's/  (train .*//' > "$tmp/folds.want"
+grep '^fold \|^mean of' "$tmp/out" > "$tmp/folds.got"
+[ "$(wc -l < "$tmp/folds.want")" = 3 ] && cmp -s "$tmp/folds.want" "$tmp/folds.got" ||
+  no "--from-predictions fold lines: $(cat "$tmp/folds.got") / run: $(cat "$tmp/folds.want")"
+grep -q '"bootstrap"' "$tmp/fp.json" && grep -q "<svg" "$tmp/fp.svg" || no "--from-predictions: no JSON or SVG report"
+cmp -s <(cut -d, -f1-6 "$tmp/pred.csv" | sort) <(cut -d, -f1-6 "$tmp/fp.csv" | sort) ||
+  no "--from-predictions --predictions: other rows than the run's"
+# an ensemble of runs: file A counted 3 times and B (A's scores swapped) once give scores (3a + b) / 4
+awk -F, -v OFS=, 'NR > 1 { t = $7; $7 = $8; $8 = t; $6 = ($7 >= $8) ? "neutral" : "angry" } { print }' \
+  "$tmp/pred.csv" > "$tmp/swap.csv"
+expect 0 "--from-predictions A@3 B" "$SER" eval --from-predictions "$tmp/pred.csv@3" "$tmp/swap.csv" \
+  --predictions "$tmp/ens3.csv"
+grep -q "from 2 prediction files; every clip's scores are the mean over a weight of 4" "$tmp/out" ||
+  no "--from-predictions A@3 B: $(head -1 "$tmp/out")"
+paste -d, <(tail -n +2 "$tmp/pred.csv") <(tail -n +2 "$tmp/ens3.csv") | awk -F, -v wa="$(awk '/^WA/ {print $2}' "$tmp/out")" '
+  { n++; want = (3 * $7 + $8) / 4; d = want - $15; if (d < 0) d = -d; if (d > 2e-6 || $9 != $1 || $10 != $2) bad++
+    top = ($15 >= $16) ? "neutral" : "angry"; if (top != $14) bad++; if ($13 == $14) c++ }
+  END { if (bad || n < 40 || (c / n - wa) > 1e-4 || (wa - c / n) > 1e-4) { printf "%d bad of %d, acc %.4f vs WA %s\n", bad, n, c / n, wa; exit 1 } }' ||
+  no "--from-predictions A@3 B: scores are not (3a + b) / 4"
+# bad inputs: named, never a crash
+expect 2 "--from-predictions, a fold missing" "$SER" eval --from-predictions "$tmp/pred.csv" "$tmp/part1.csv"
+grep -q "do not all cover the same clips (a fold missing" "$tmp/err" || no "missing fold unclear: $(cat "$tmp/err")"
+expect 2 "--from-predictions, one file twice" "$SER" eval --from-predictions "$tmp/pred.csv" "$tmp/../$(basename "$tmp")/pred.csv"
+grep -q "are one file: give it once, as FILE@N" "$tmp/err" || no "file twice unclear: $(cat "$tmp/err")"
+sed '1s/neutral,angry$/angry,neutral/' "$tmp/part2.csv" > "$tmp/relab.csv"
+expect 2 "--from-predictions, other label order" "$SER" eval --from-predictions "$tmp/part1.csv" "$tmp/relab.csv"
+grep -q "relab.csv: its labels (angry,neutral) are not those of .*part1.csv (neutral,angry)" "$tmp/err" ||
+  no "label order unclear: $(cat "$tmp/err")"
+awk -F, -v OFS=, 'NR == 3 { $7 = "nan" } { print }' "$tmp/part1.csv" > "$tmp/nan.csv"
+expect 2 "--from-predictions, NaN score" "$SER" eval --from-predictions "$tmp/nan.csv" "$tmp/part2.csv"
+grep -q "nan.csv:3: score of neutral 'nan' is not a probability" "$tmp/err" || no "NaN score unclear: $(cat "$tmp/err")"
+head -c 2000 "$tmp/part1.csv" > "$tmp/cut.csv"
+expect 2 "--from-predictions, truncated file" "$SER" eval --from-predictions "$tmp/cut.csv"
+grep -q "cut.csv:[0-9]*: [0-9] fields, the header has 8" "$tmp/err" || no "truncated file unclear: $(cat "$tmp/err")"
+{ cat "$tmp/part1.csv"; sed -n 2p "$tmp/part1.csv"; } > "$tmp/dup.csv"
+expect 2 "--from-predictions, a clip twice in one file" "$SER" eval --from-predictions "$tmp/dup.csv" "$tmp/part2.csv"
+grep -q "dup.csv:[0-9]*: .*03a01Nc.wav (copy 0) again, first on line 2" "$tmp/err" || no "repeated clip unclear: $(cat "$tmp/err")"
+awk -F, -v OFS=, 'NR == 2 { $5 = ($5 == "angry") ? "neutral" : "angry" } { print }' "$tmp/pred.csv" > "$tmp/lab.csv"
+expect 2 "--from-predictions, a clip with two labels" "$SER" eval --from-predictions "$tmp/pred.csv" "$tmp/lab.csv"
+grep -q "lab.csv:2: .*: label .* here, .* in .*pred.csv:2 (not runs of the same protocol" "$tmp/err" ||
+  no "conflicting label unclear: $(cat "$tmp/err")"
+expect 2 "--from-predictions, a manifest" "$SER" eval --from-predictions "$tmp/x.csv"
+grep -q "x.csv: not a ser eval --predictions file" "$tmp/err" || no "not a predictions file unclear: $(cat "$tmp/err")"
+expect 2 "--from-predictions, no such file" "$SER" eval --from-predictions "$tmp/none.csv"
+grep -q "none.csv: No such file" "$tmp/err" || no "missing file unclear: $(cat "$tmp/err")"
+expect 2 "--from-predictions, output is an input" "$SER" eval --from-predictions "$tmp/part1.csv" "$tmp/part2.csv" \
+  --predictions "$tmp/part2.csv"
+grep -q "is also an input" "$tmp/err" || no "output = input unclear: $(cat "$tmp/err")"
+expect 1 "--from-predictions, weight 0" "$SER" eval --from-predictions "$tmp/pred.csv@0"
+expect 1 "--from-predictions, a training option" "$SER" eval --from-predictions --epochs 3 "$tmp/pred.csv"
+grep -q -- "--epochs does not apply" "$tmp/err" || no "training option unclear: $(cat "$tmp/err")"
+expect 1 "--from-predictions, no file" "$SER" eval --from-predictions
+# the committed files of results row 64 (RAVDESS, two parts): the row's figures
+if [ -n "${SER_SOURCE_ROOT:-}" ]; then
+  P=$SER_SOURCE_ROOT/docs/predictions
+  expect 0 "--from-predictions row 64" "$SER" eval --from-predictions "$P/row64-ravdess-kfold-seed7-folds1-3.csv" \
+    "$P/row64-ravdess-kfold-seed7-folds4-5.csv"
+  grep -q "^WA 0.6925  UA 0.6836  macro-F1 0.6847  (1200 examples" "$tmp/out" && [ "$(grep -c '^fold ' "$tmp/out")" = 5 ] ||
+    no "row 64 from its files: $(grep -E '^(WA|fold)' "$tmp/out")"
+fi
 expect 1 "--run-folds 3 of 2" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 3 "$D/emodb"
 grep -q "folds are 1..2" "$tmp/err" || no "--run-folds out of range unclear: $(cat "$tmp/err")"
 expect 1 "--run-folds garbage" "$SER" eval "${common[@]}" --protocol kfold --folds 2 --run-folds 1,x "$D/emodb"
