@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with warnings as
 # errors, runs every test, runs them again under ASan+UBSan, fuzzes the model
-# reader for a bounded time, and ends with "N passed, N failed".
+# reader and the prediction-file reader (ser eval --from-predictions) for a
+# bounded time, and ends with "N passed, N failed".
 # Usage: scripts/test.sh        (from anywhere; uses build-test/ and build-asan/)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,7 @@ TIMEOUT_MULT=4 run_suite build-asan --buildtype=debug -Db_sanitize=address,undef
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 
 if [ -x tests/fuzz/run.sh ]; then
-  echo "== fuzzing the model reader (${FUZZ_SECONDS:-60} s)"
+  echo "== fuzzing the model reader (${FUZZ_SECONDS:-60} s) and ser eval --from-predictions (half as long)"
   if tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
 

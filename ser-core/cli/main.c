@@ -5,19 +5,6 @@
 #include "cli.h"
 #include "ser.h"
 
-void cli_csv_str(FILE *o, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, o);
-    return;
-  }
-  fputc('"', o);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', o);
-    fputc(*s, o);
-  }
-  fputc('"', o);
-}
-
 static const struct {
   const char *name;
   int (*fn)(int, char **);

@@ -1,6 +1,6 @@
 /* Checks on output paths, made before any work: an output must not be one of
  * the inputs (writing it would destroy them) and must be writable, so that a
- * long training or evaluation is not lost at the end. */
+ * long training or evaluation is not lost at the end. And CSV fields. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -50,4 +50,17 @@ int cli_output_ok(const char *cmd, const char *opt, const char *path, const char
   }
   free(copy);
   return rc;
+}
+
+void cli_csv_str(FILE *o, const char *s) {
+  if (!strpbrk(s, ",\"\n\r")) {
+    fputs(s, o);
+    return;
+  }
+  fputc('"', o);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', o);
+    fputc(*s, o);
+  }
+  fputc('"', o);
 }
