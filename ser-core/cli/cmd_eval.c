@@ -14,7 +14,8 @@
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: ser eval [OPTIONS] CORPUS...\n"
-          "       ser eval --model M [OPTIONS] CORPUS...\n\n"
+          "       ser eval --model M [OPTIONS] CORPUS...\n"
+          "       ser eval --from-predictions [--json F] [--svg F] [--predictions F] FILE[@N]...\n\n"
           "Evaluate emotion recognition on corpora (folders of known corpora or CSV manifests).\n"
           "Without --model, a fresh model is trained for every fold with the training options\n"
           "below (the same as `ser train`; validation speakers for early stopping are taken from\n"
@@ -58,8 +59,7 @@ static void usage(FILE *f) {
           "                          3 pitch + noise; else 0), speaker, label, predicted, and\n"
           "                          one score column per label\n");
   fprintf(f,
-          "\n"
-          "       ser eval --from-predictions [--json F] [--svg F] [--predictions F] [--seed N] FILE[@N]...\n"
+          "  --from-predictions FILE[@N]...\n"
           "                          no training: the report of finished evaluations from their\n"
           "                          --predictions files. Files with other clips are joined (the\n"
           "                          parts of an evaluation spread with --run-folds); files with the\n"
@@ -70,11 +70,11 @@ static void usage(FILE *f) {
           "                          is an error), the same fold, speaker and label in every file,\n"
           "                          and the files the same labels. --predictions writes the joined\n"
           "                          and averaged clips; --seed seeds the interval's resampling\n"
-          "                          (default 1)\n\n");
+          "                          (default 1); no other option applies\n");
   tc_print_opts_help(f);
   fprintf(f, "  -h, --help              this text\n\n"
-             "Output: one line per fold as it finishes, then WA, UA, macro F1, per-class recall and\n"
-             "the confusion matrix (rows = truth).\n"
+             "Output: one line per fold as it finishes, their mean, then WA, UA, macro F1, per-class\n"
+             "recall and the confusion matrix (rows = truth) of all test clips pooled.\n"
              "Exit status: 0 success, 1 usage error, 2 bad input (unreadable corpus, file or\n"
              "model, a speaker name that is no speaker of the corpora, a file given twice (in\n"
              "two corpora or by two names), an output that is an input or cannot be written:\n"
