@@ -21,12 +21,15 @@ int cmd_eval_predictions(int argc, char **argv);
  * N folds: WA ..% UA ..% F1 ..%" (sums: WA, UA, macro F1 of the folds, 0..1). */
 void cli_folds_mean(const double sums[3], uint32_t n);
 
-/* The end of ser eval's report: the interval by speaker (groups: one confusion
- * matrix per test speaker, resampled with `seed`), then --json and --svg when
- * given. -1 after a message naming the file that could not be written. */
+/* The end of ser eval's report: the interval by speaker (spk: one confusion
+ * matrix per speaker, resampled with `seed`), then --json (with the folds'
+ * and speakers' scores) and --svg when given. -1 after a message naming the
+ * file that could not be written. */
 struct ser_confusion;
-int cli_eval_report_tail(const struct ser_confusion *total, const struct ser_confusion *groups, uint32_t n_groups,
-                         const char *const *lab, uint64_t seed, const char *json, const char *svg, const char *title);
+int cli_eval_report_tail(const struct ser_confusion *total, const char *const *spk_names,
+                         const struct ser_confusion *spk, uint32_t n_spk, const char *const *fold_names,
+                         const struct ser_confusion *folds, uint32_t n_folds, const char *const *lab, uint64_t seed,
+                         const char *json, const char *svg, const char *title);
 
 /* s as one CSV field (RFC 4180: quoted when it holds , " or a line break). */
 void cli_csv_str(FILE *o, const char *s);

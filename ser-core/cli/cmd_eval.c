@@ -52,7 +52,8 @@ static void usage(FILE *f) {
           "  --utterance-mode windows|whole   how a test clip is classified: average of window\n"
           "                          posteriors (windows, default) or one pass of the whole clip\n"
           "                          (whole, as `ser classify --utterance`)\n"
-          "  --json FILE             scores, confusion matrix and the speaker interval as JSON\n"
+          "  --json FILE             scores, confusion matrix, the speaker interval, and every\n"
+          "                          fold's and test speaker's scores as JSON\n"
           "  --svg FILE              confusion matrix as SVG\n"
           "  --predictions FILE      every test clip's result as CSV: fold (0 with --model),\n"
           "                          path, copy (paper protocol: 0 original, 1 noise, 2 pitch,\n"
@@ -574,6 +575,9 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "ser eval: warning: %s was trained with --norm %s, evaluated with --norm %s\n", model,
             model_norm, tc_norm_name(o.norm));
   ser_confusion total, alt;
+  ser_confusion *fconf = NULL; /* the folds run, for the JSON report */
+  char **fnames = NULL;
+  uint32_t nrun = 0;
   ser_confusion_init(&total, o.n_labels);
   ser_confusion_init(&alt, o.n_labels);
   alt_total = &alt;
@@ -675,6 +679,12 @@ int cmd_eval(int argc, char **argv) {
     goto done;
   }
   run = calloc(nf, 1);
+  fconf = calloc(nf, sizeof *fconf);
+  fnames = calloc(nf, sizeof *fnames);
+  if (!fconf || !fnames) {
+    fprintf(stderr, "ser eval: out of memory\n");
+    goto done;
+  }
   if (!run || parse_folds(run_folds, run, nf) < 0) {
     rc = EXIT_USAGE;
     goto done;
@@ -728,16 +738,18 @@ int cmd_eval(int argc, char **argv) {
       goto done;
     }
     if (pg.tty && !o.quiet) fprintf(stderr, "\r%*s\r", 120, "");
-    ser_confusion fc;
-    ser_confusion_init(&fc, o.n_labels);
-    predout.fold = k + 1;
-    int trc = test_clips(&spec, clips, idx, nte, NULL, &total, &fc);
-    if (predout.f) fflush(predout.f);
-    ser_model_spec_clear(&spec);
-    if (trc < 0) {
-      ser_confusion_free(&fc);
+    ser_confusion *fc = &fconf[nrun];
+    if (ser_confusion_init(fc, o.n_labels) < 0) {
+      fprintf(stderr, "ser eval: out of memory\n");
+      ser_model_spec_clear(&spec);
       goto done;
     }
+    nrun++;
+    predout.fold = k + 1;
+    int trc = test_clips(&spec, clips, idx, nte, NULL, &total, fc);
+    if (predout.f) fflush(predout.f);
+    ser_model_spec_clear(&spec);
+    if (trc < 0) goto done;
     char name[128];
     if (proto == 0) snprintf(name, sizeof name, "%s", d.speakers[k]);
     else if (proto == 1) {
@@ -749,8 +761,8 @@ int cmd_eval(int argc, char **argv) {
         }
     } else if (proto == 2) snprintf(name, sizeof name, "%s", test_spk);
     else snprintf(name, sizeof name, "random 20%% of copies");
-    fold_line(name, k, nf, &fc, nte, &res, ntr, nva);
-    ser_confusion_free(&fc);
+    fold_line(name, k, nf, fc, nte, &res, ntr, nva);
+    fnames[nrun - 1] = strdup(name);
   }
   snprintf(title, sizeof title, "%s, %s", d.corpora, protocol);
 report:
@@ -763,7 +775,9 @@ report:
             whole_mode ? "by averaging window posteriors (windows)" : "in one pass of the whole clip (whole)", sa.wa,
             sa.ua, sa.macro_f1);
   }
-  if (cli_eval_report_tail(&total, spk_total, d.n_speakers, lab, o.train.seed, json, svg, title) < 0) goto done;
+  if (cli_eval_report_tail(&total, (const char *const *)d.speakers, spk_total, d.n_speakers,
+                           (const char *const *)fnames, fconf, nrun, lab, o.train.seed, json, svg, title) < 0)
+    goto done;
   rc = EXIT_OK;
 done:
   ser_confusion_free(&total);
@@ -773,6 +787,8 @@ done:
     for (uint32_t s = 0; s < d.n_speakers; s++) ser_confusion_free(&spk_total[s]);
   free(spk_total);
   spk_total = NULL;
+  for (uint32_t k = 0; k < nrun; k++) ser_confusion_free(&fconf[k]), free(fnames[k]);
+  free(fconf), free(fnames);
   free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run), free(pool);
   if (cp.n) {
     for (size_t i = 0; i < cp.n; i++) free(cp.audio[i]);

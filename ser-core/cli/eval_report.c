@@ -290,10 +290,11 @@ void cli_folds_mean(const double sums[3], uint32_t n) {
             100 * sums[1] / n, 100 * sums[2] / n);
 }
 
-int cli_eval_report_tail(const ser_confusion *total, const ser_confusion *groups, uint32_t n_groups,
+int cli_eval_report_tail(const ser_confusion *total, const char *const *spk_names, const ser_confusion *spk,
+                         uint32_t n_spk, const char *const *fold_names, const ser_confusion *folds, uint32_t n_folds,
                          const char *const *lab, uint64_t seed, const char *json, const char *svg, const char *title) {
   ser_bootstrap boot;
-  if (ser_confusion_bootstrap(groups, n_groups, 2000, 0.95, seed, &boot) == 0)
+  if (ser_confusion_bootstrap(spk, n_spk, 2000, 0.95, seed, &boot) == 0)
     fprintf(stdout, "95 %% interval with other speakers (the %u test speakers drawn with replacement, %u resamples): "
                     "WA %.4f-%.4f  UA %.4f-%.4f  macro-F1 %.4f-%.4f\n",
             boot.groups, boot.resamples, boot.wa_lo, boot.wa_hi, boot.ua_lo, boot.ua_hi, boot.f1_lo, boot.f1_hi);
@@ -307,7 +308,7 @@ int cli_eval_report_tail(const ser_confusion *total, const ser_confusion *groups
       fprintf(stderr, "ser eval: %s: cannot write: %s\n", json, strerror(errno));
       return -1;
     }
-    ser_report_json_bootstrap(f, total, lab, &boot);
+    ser_report_json_groups(f, total, lab, &boot, fold_names, folds, n_folds, spk_names, spk, n_spk);
     int werr = ferror(f);
     if (fclose(f) != 0 || werr) {
       fprintf(stderr, "ser eval: %s: write error\n", json);
@@ -329,6 +330,29 @@ static uint32_t argmax_d(const double *p, uint32_t n) {
   return a;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* speakers sorted by name, as ser eval has them: the same report lines and
+ * the same resampling draws whatever order the files came in */
+static int sort_speakers(ps_set *s) {
+  char **sorted = malloc(s->n_speakers * sizeof *sorted);
+  uint32_t *to = malloc(s->n_speakers * sizeof *to);
+  if (!sorted || !to) {
+    free(sorted), free(to);
+    return -1;
+  }
+  memcpy(sorted, s->speakers, s->n_speakers * sizeof *sorted);
+  qsort(sorted, s->n_speakers, sizeof *sorted, cmp_str);
+  for (uint32_t a = 0; a < s->n_speakers; a++)
+    for (uint32_t b = 0; b < s->n_speakers; b++)
+      if (s->speakers[a] == sorted[b]) to[a] = b;
+  for (size_t i = 0; i < s->n; i++) s->clips[i].speaker = to[s->clips[i].speaker];
+  free(s->speakers);
+  s->speakers = sorted;
+  free(to);
+  return 0;
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
@@ -340,7 +364,9 @@ static int report(ps_set *s, int nfiles, const char *const *files, const char *j
   const char *lab[PS_MAX_LABELS];
   for (uint32_t k = 0; k < s->n_labels; k++) lab[k] = s->labels[k];
   uint32_t *pred = malloc(s->n * sizeof *pred), *folds = malloc(s->n * sizeof *folds);
-  ser_confusion total, *spk = calloc(s->n_speakers, sizeof *spk);
+  ser_confusion total, *spk = calloc(s->n_speakers, sizeof *spk), *fconf = NULL; /* fconf: per fold */
+  char **fnames = NULL;
+  uint32_t nrun = 0;
   int rc = -1, ok = pred && folds && spk && ser_confusion_init(&total, s->n_labels) == 0;
   for (uint32_t g = 0; ok && g < s->n_speakers; g++) ok = ser_confusion_init(&spk[g], s->n_labels) == 0;
   if (!ok) {
@@ -363,41 +389,48 @@ static int report(ps_set *s, int nfiles, const char *const *files, const char *j
           s->n, s->n_speakers, s->n_labels, nfiles, nfiles > 1 ? "s" : "", s->clips[0].weight);
   const uint32_t last = folds[nfold - 1];
   double sums[3] = {0, 0, 0};
-  uint32_t nsum = 0;
-  for (size_t q = 0; q < nfold && !(nfold == 1 && folds[0] == 0); q++) { /* fold 0: a --model run */
-    ser_confusion fc;
-    if (ser_confusion_init(&fc, s->n_labels) < 0) {
-      fprintf(stderr, "ser eval: out of memory\n");
-      goto out;
-    }
+  nrun = nfold == 1 && folds[0] == 0 ? 0 : (uint32_t)nfold; /* fold 0: a --model run, no folds */
+  fconf = calloc(nfold, sizeof *fconf);
+  fnames = calloc(nfold, sizeof *fnames);
+  unsigned char *seen = calloc(s->n_speakers, 1);
+  ok = fconf && fnames && seen;
+  for (uint32_t q = 0; ok && q < nrun; q++) ok = ser_confusion_init(&fconf[q], s->n_labels) == 0;
+  if (!ok) {
+    if (!fconf || !fnames) nrun = 0; /* else all nrun are freed at out (a zeroed one too) */
+    free(seen);
+    fprintf(stderr, "ser eval: out of memory\n");
+    goto out;
+  }
+  for (uint32_t q = 0; q < nrun; q++) {
     char name[128] = "";
-    unsigned char *seen = calloc(s->n_speakers, 1);
+    memset(seen, 0, s->n_speakers);
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++) {
       const ps_clip *c = &s->clips[i];
       if (c->fold != folds[q]) continue;
-      ser_confusion_add(&fc, c->label, pred[i]);
+      ser_confusion_add(&fconf[q], c->label, pred[i]);
       n++;
-      if (seen && !seen[c->speaker] && strlen(name) + strlen(s->speakers[c->speaker]) + 2 < sizeof name) {
+      if (!seen[c->speaker] && strlen(name) + strlen(s->speakers[c->speaker]) + 2 < sizeof name) {
         if (name[0]) strcat(name, ",");
         strcat(name, s->speakers[c->speaker]);
         seen[c->speaker] = 1;
       }
     }
-    free(seen);
+    fnames[q] = strdup(name);
     ser_scores sc;
-    ser_confusion_scores(&fc, &sc);
+    ser_confusion_scores(&fconf[q], &sc);
     sums[0] += sc.wa, sums[1] += sc.ua, sums[2] += sc.macro_f1;
-    nsum++;
     fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%\n", folds[q], last, name, n,
             100 * sc.wa, 100 * sc.ua, 100 * sc.macro_f1);
-    ser_confusion_free(&fc);
   }
-  cli_folds_mean(sums, nsum);
+  free(seen);
+  cli_folds_mean(sums, nrun);
   ser_report_text(stdout, &total, lab);
   char title[512];
   snprintf(title, sizeof title, "%s%s", files[0], nfiles > 1 ? " and more prediction files" : "");
-  if (cli_eval_report_tail(&total, spk, s->n_speakers, lab, seed, json, svg, title) < 0) goto out;
+  if (cli_eval_report_tail(&total, (const char *const *)s->speakers, spk, s->n_speakers,
+                           (const char *const *)fnames, fconf, nrun, lab, seed, json, svg, title) < 0)
+    goto out;
   if (preds) {
     FILE *f = fopen(preds, "w");
     if (!f) {
@@ -426,6 +459,8 @@ static int report(ps_set *s, int nfiles, const char *const *files, const char *j
   }
   rc = 0;
 out:
+  for (uint32_t q = 0; q < nrun; q++) ser_confusion_free(&fconf[q]), free(fnames[q]);
+  free(fconf), free(fnames);
   if (spk)
     for (uint32_t g = 0; g < s->n_speakers; g++) ser_confusion_free(&spk[g]);
   free(spk);
@@ -481,6 +516,10 @@ static int from_predictions(int n_args, char **args, const char *json, const cha
               a->path, files[a->file], a->weight, b->path, files[b->file], b->weight);
       goto out;
     }
+  if (sort_speakers(&s) < 0) {
+    fprintf(stderr, "ser eval: out of memory\n");
+    goto out;
+  }
   if (report(&s, n_args, (const char *const *)files, json, svg, preds, seed) < 0) goto out;
   rc = EXIT_OK;
   if (fflush(stdout) != 0 || ferror(stdout)) {

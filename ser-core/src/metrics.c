@@ -205,6 +205,37 @@ void ser_report_json(FILE *f, const ser_confusion *c, const char *const *labels)
 
 void ser_report_json_bootstrap(FILE *f, const ser_confusion *c, const char *const *labels,
                                const ser_bootstrap *b) {
+  ser_report_json_groups(f, c, labels, b, NULL, NULL, 0, NULL, NULL, 0);
+}
+
+/* "key":[{"name":..,"n":..,"wa":..,"ua":..,"macro_f1":..},...] over the parts
+ * with examples, then for folds "key_mean":{...} of those parts' scores */
+static void json_parts(FILE *f, const char *key, const char *const *names, const ser_confusion *parts, uint32_t n,
+                       int mean) {
+  double sum[3] = {0, 0, 0};
+  uint32_t k = 0;
+  fprintf(f, ",\"%s\":[", key);
+  for (uint32_t i = 0; i < n; i++) {
+    ser_scores s;
+    ser_confusion_scores(&parts[i], &s);
+    if (!s.total) continue;
+    fputs(k++ ? ",{\"name\":" : "{\"name\":", f);
+    char buf[16];
+    json_string(f, names && names[i] ? names[i] : label_of(NULL, i, buf, sizeof buf));
+    fprintf(f, ",\"n\":%llu,\"wa\":%.6f,\"ua\":%.6f,\"macro_f1\":%.6f}", (unsigned long long)s.total, s.wa,
+            s.ua, s.macro_f1);
+    sum[0] += s.wa, sum[1] += s.ua, sum[2] += s.macro_f1;
+  }
+  fputc(']', f);
+  if (mean && k)
+    fprintf(f, ",\"%s_mean\":{\"n\":%u,\"wa\":%.6f,\"ua\":%.6f,\"macro_f1\":%.6f}", key, k, sum[0] / k,
+            sum[1] / k, sum[2] / k);
+}
+
+void ser_report_json_groups(FILE *f, const ser_confusion *c, const char *const *labels, const ser_bootstrap *b,
+                            const char *const *fold_names, const ser_confusion *folds, uint32_t n_folds,
+                            const char *const *speaker_names, const ser_confusion *speakers,
+                            uint32_t n_speakers) {
   if (!f || !c || !c->m) return;
   ser_scores s;
   ser_confusion_scores(c, &s);
@@ -235,6 +266,8 @@ void ser_report_json_bootstrap(FILE *f, const ser_confusion *c, const char *cons
     fprintf(f, ",\"bootstrap\":{\"groups\":%u,\"resamples\":%u,\"level\":%.4f,\"wa\":[%.6f,%.6f],"
                "\"ua\":[%.6f,%.6f],\"macro_f1\":[%.6f,%.6f]}",
             b->groups, b->resamples, b->level, b->wa_lo, b->wa_hi, b->ua_lo, b->ua_hi, b->f1_lo, b->f1_hi);
+  if (folds && n_folds) json_parts(f, "folds", fold_names, folds, n_folds, 1);
+  if (speakers && n_speakers) json_parts(f, "speakers", speaker_names, speakers, n_speakers, 0);
   fputs("}\n", f);
 }
 

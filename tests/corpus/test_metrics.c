@@ -232,6 +232,38 @@ int main(void) {
     free(buf);
   }
   for (int k = 0; k < 4; k++) ser_confusion_free(&g[k]);
+  /* JSON with the folds' and speakers' scores: parts without examples left out, their mean */
+  {
+    ser_confusion p[3], all;
+    for (int k = 0; k < 3; k++) REQUIRE(ser_confusion_init(&p[k], 2) == 0, "init part");
+    REQUIRE(ser_confusion_init(&all, 2) == 0, "init all");
+    const int cells[2][4] = {{2, 0, 1, 1}, {0, 2, 0, 2}}; /* rows: truth; UA 0.75 and 0.5, WA 0.75 and 0.5 */
+    for (int k = 0; k < 2; k++)
+      for (int cell = 0; cell < 4; cell++)
+        for (int r = 0; r < cells[k][cell]; r++) {
+          ser_confusion_add(&p[k], (uint32_t)cell / 2, (uint32_t)cell % 2);
+          ser_confusion_add(&all, (uint32_t)cell / 2, (uint32_t)cell % 2);
+        }
+    const char *names[3] = {"fold \"a\"", NULL, "empty"};
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *mf = open_memstream(&buf, &blen);
+    REQUIRE(mf, "open_memstream");
+    ser_report_json_groups(mf, &all, NULL, NULL, names, p, 3, NULL, p, 3);
+    fclose(mf);
+    CHECK(json_valid(buf), "invalid JSON with groups: %s", buf);
+    CHECK(strstr(buf, ",\"folds\":[{\"name\":\"fold \\\"a\\\"\",\"n\":4,\"wa\":0.750000,\"ua\":0.750000,"),
+          "first fold: %s", buf);
+    CHECK(strstr(buf, "{\"name\":\"1\",\"n\":4,\"wa\":0.500000,\"ua\":0.500000,"), "unnamed fold: %s", buf);
+    CHECK(!strstr(buf, "empty") && !strstr(buf, "\"name\":\"2\""), "a part without examples is listed: %s", buf);
+    CHECK(strstr(buf, "\"folds_mean\":{\"n\":2,\"wa\":0.625000,\"ua\":0.625000,"), "folds mean: %s", buf);
+    CHECK(strstr(buf, ",\"speakers\":[{\"name\":\"0\",\"n\":4,") && !strstr(buf, "speakers_mean"),
+          "speakers: %s", buf);
+    CHECK(!strstr(buf, "bootstrap"), "a bootstrap without one: %s", buf);
+    free(buf);
+    for (int k = 0; k < 3; k++) ser_confusion_free(&p[k]);
+    ser_confusion_free(&all);
+  }
 
   /* text */
   char *txt = capture(ser_report_text, &c, labels);

@@ -170,7 +170,7 @@ expect 0 "eval kfold --run-folds 1-1" "$SER" eval "${common[@]}" --protocol kfol
 cat "$tmp/part1.csv" <(tail -n +2 "$tmp/part2.csv") | cmp -s - "$tmp/pred.csv" || no "the parts' predictions differ from the whole run's"
 # --from-predictions: the parts' files give the whole run's report (fold lines, table, matrix, interval)
 expect 0 "--from-predictions of the parts" "$SER" eval --from-predictions "$tmp/part2.csv" "$tmp/part1.csv" \
-  --json "$tmp/fp.json" --svg "$tmp/fp.svg" --predictions "$tmp/fp.csv"
+  --json "$tmp/fp.json" --svg "$tmp/fp.svg" --predictions "$tmp/fp.csv" --seed 5
 sed -n '/^label /,$p' "$tmp/whole.out" | grep -v '^for comparison' > "$tmp/rep.want"
 sed -n '/^label /,$p' "$tmp/out" > "$tmp/rep.got"
 [ -s "$tmp/rep.want" ] && diff "$tmp/rep.want" "$tmp/rep.got" > /dev/null ||
@@ -179,7 +179,12 @@ grep '^fold \|^mean of' "$tmp/whole.out" | sed 's/  (train .*//' > "$tmp/folds.w
 grep '^fold \|^mean of' "$tmp/out" > "$tmp/folds.got"
 [ "$(wc -l < "$tmp/folds.want")" = 3 ] && cmp -s "$tmp/folds.want" "$tmp/folds.got" ||
   no "--from-predictions fold lines: $(cat "$tmp/folds.got") / run: $(cat "$tmp/folds.want")"
-grep -q '"bootstrap"' "$tmp/fp.json" && grep -q "<svg" "$tmp/fp.svg" || no "--from-predictions: no JSON or SVG report"
+# the same JSON, byte for byte (with the run's --seed 5 for the interval): scores, matrix, interval,
+# the folds' and speakers' scores and their mean
+cmp -s "$tmp/r.json" "$tmp/fp.json" || no "--from-predictions JSON differs from the run's: $(cat "$tmp/fp.json")"
+grep -q '"folds":\[{"name":"emodb:03","n":25,.*"folds_mean":{"n":2,.*"speakers":\[{"name":"emodb:03","n":25,' \
+  "$tmp/r.json" || no "the run's JSON lacks the folds' and speakers' scores: $(cat "$tmp/r.json")"
+grep -q "<svg" "$tmp/fp.svg" || no "--from-predictions: no SVG report"
 cmp -s <(cut -d, -f1-6 "$tmp/pred.csv" | sort) <(cut -d, -f1-6 "$tmp/fp.csv" | sort) ||
   no "--from-predictions --predictions: other rows than the run's"
 # an ensemble of runs: file A counted 3 times and B (A's scores swapped) once give scores (3a + b) / 4

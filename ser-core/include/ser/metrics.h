@@ -62,6 +62,15 @@ int ser_confusion_bootstrap(const ser_confusion *groups, uint32_t n_groups, uint
 /* Added: ser_report_json with a "bootstrap" object when b is not NULL. */
 void ser_report_json_bootstrap(FILE *f, const ser_confusion *c, const char *const *labels,
                                const ser_bootstrap *b);
+/* Added: ser_report_json_bootstrap, then (when given) "folds": the name, n,
+ * WA, UA and macro F1 of every fold with examples, "folds_mean": the mean of
+ * those folds' scores (with leave-one-speaker-out, the mean over speakers),
+ * and "speakers": the same per speaker. Names may be NULL (parts are then
+ * named by their index); each part is a confusion matrix of c's size. */
+void ser_report_json_groups(FILE *f, const ser_confusion *c, const char *const *labels, const ser_bootstrap *b,
+                            const char *const *fold_names, const ser_confusion *folds, uint32_t n_folds,
+                            const char *const *speaker_names, const ser_confusion *speakers,
+                            uint32_t n_speakers);
 /* Added: the same SVG written to an open stream. */
 void ser_report_svg_file(FILE *f, const ser_confusion *c, const char *const *labels,
                          const char *title);
