@@ -1,8 +1,8 @@
 /* libFuzzer target: `ser eval --from-predictions` (ser-core/cli/eval_report.c
  * and the CSV reader, src/csv.c) on arbitrary prediction files. An input is
  * cut at lines "#FILE" into up to 3 files; the second is given as FILE@2, so
- * inputs reach joining, averaging and the weight check, and the report and
- * --predictions writer run on whatever is accepted. Any exit status is fine;
+ * inputs reach joining, averaging and the weight check, and the report, the
+ * JSON and the --predictions writer run on whatever is accepted. Any exit status is fine;
  * a crash, leak, hang or undefined behaviour is not. Built and run by
  * tests/fuzz/run.sh. */
 #include <stdint.h>
@@ -13,7 +13,7 @@
 
 #include "cli.h"
 
-static char dir[64], path[3][96], weighted[96];
+static char dir[64], path[3][96], weighted[96], json[96];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
@@ -21,6 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   if (!mkdtemp(dir)) abort();
   for (int k = 0; k < 3; k++) snprintf(path[k], sizeof path[k], "%s/p%d.csv", dir, k);
   snprintf(weighted, sizeof weighted, "%s@2", path[1]);
+  snprintf(json, sizeof json, "%s/report.json", dir);
   return 0;
 }
 
@@ -50,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     if (next) left -= (size_t)(next - p);
     p = next;
   }
-  char *argv[8] = {"eval", "--from-predictions", "--predictions", "/dev/null", path[0], NULL, NULL, NULL};
-  int argc = 5;
+  char *argv[10] = {"eval", "--from-predictions", "--predictions", "/dev/null", "--json", json, path[0]};
+  int argc = 7;
   if (nfiles > 1) argv[argc++] = weighted;
   if (nfiles > 2) argv[argc++] = path[2];
   cmd_eval_predictions(argc, argv);
