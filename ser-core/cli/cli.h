@@ -18,14 +18,14 @@ int cmd_eval(int argc, char **argv);
 int cmd_eval_predictions(int argc, char **argv);
 
 /* After the fold lines of ser eval: with 2 or more folds, the line "mean of the
- * N folds: WA ..% UA ..% F1 ..%" (sums: WA, UA, macro F1 of the folds, 0..1). */
-void cli_folds_mean(const double sums[3], uint32_t n);
+ * N folds: WA ..% UA ..% F1 ..%" of the folds' confusion matrices. */
+struct ser_confusion;
+void cli_folds_mean(const struct ser_confusion *folds, uint32_t n);
 
 /* The end of ser eval's report: the interval by speaker (spk: one confusion
  * matrix per speaker, resampled with `seed`), then --json (with the folds'
  * and speakers' scores) and --svg when given. -1 after a message naming the
  * file that could not be written. */
-struct ser_confusion;
 int cli_eval_report_tail(const struct ser_confusion *total, const char *const *spk_names,
                          const struct ser_confusion *spk, uint32_t n_spk, const char *const *fold_names,
                          const struct ser_confusion *folds, uint32_t n_folds, const char *const *lab, uint64_t seed,

@@ -211,15 +211,10 @@ out:
   return rc;
 }
 
-static double fold_sum[3]; /* WA, UA, F1 summed over the folds run: their mean is printed */
-static uint32_t fold_count;
-
 static void fold_line(const char *name, uint32_t k, uint32_t nf, const ser_confusion *c, size_t n,
                       const ser_train_result *r, size_t ntr, size_t nva) {
   ser_scores s;
   ser_confusion_scores(c, &s);
-  fold_sum[0] += s.wa, fold_sum[1] += s.ua, fold_sum[2] += s.macro_f1;
-  fold_count++;
   fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%", k + 1, nf, name, n, 100 * s.wa,
           100 * s.ua, 100 * s.macro_f1);
   if (r) {
@@ -347,8 +342,6 @@ int cmd_eval(int argc, char **argv) {
     from_preds |= !strcmp(argv[i], "--from-predictions");
   }
   if (from_preds && !help) return cmd_eval_predictions(argc, argv);
-  memset(fold_sum, 0, sizeof fold_sum);
-  fold_count = 0;
   tc_opts o;
   tc_opts_init(&o);
   const char *model_norm = "global"; /* --model: its feature_norm metadata */
@@ -766,7 +759,7 @@ int cmd_eval(int argc, char **argv) {
   }
   snprintf(title, sizeof title, "%s, %s", d.corpora, protocol);
 report:
-  cli_folds_mean(fold_sum, fold_count);
+  cli_folds_mean(fconf, nrun);
   ser_report_text(stdout, &total, lab);
   {
     ser_scores sa;

@@ -245,8 +245,8 @@ static int read_file(ps_set *s, int fi, const char *const *files, double w) {
     fprintf(stderr, "ser eval: %s\n", err.msg);
     return -1;
   }
-  ser_csv r = {text, text + len, 1};
-  if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) r.s += 3;
+  ser_csv r;
+  ser_csv_init(&r, text, len);
   char **f = NULL;
   int nf = 0, line = 0, rows = 0, rc = -1;
   int got = ser_csv_record(&r, file, &f, &nf, &line, &err);
@@ -284,10 +284,16 @@ out:
   return rc;
 }
 
-void cli_folds_mean(const double sums[3], uint32_t n) {
-  if (n >= 2)
-    fprintf(stdout, "mean of the %u folds: WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%\n", n, 100 * sums[0] / n,
-            100 * sums[1] / n, 100 * sums[2] / n);
+void cli_folds_mean(const ser_confusion *folds, uint32_t n) {
+  if (n < 2) return;
+  double sum[3] = {0, 0, 0};
+  for (uint32_t k = 0; k < n; k++) {
+    ser_scores s;
+    ser_confusion_scores(&folds[k], &s);
+    sum[0] += s.wa, sum[1] += s.ua, sum[2] += s.macro_f1;
+  }
+  fprintf(stdout, "mean of the %u folds: WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%\n", n, 100 * sum[0] / n,
+          100 * sum[1] / n, 100 * sum[2] / n);
 }
 
 int cli_eval_report_tail(const ser_confusion *total, const char *const *spk_names, const ser_confusion *spk,
@@ -388,7 +394,6 @@ static int report(ps_set *s, int nfiles, const char *const *files, const char *j
                   "the mean over a weight of %g (a file given as FILE@N counts N times)\n",
           s->n, s->n_speakers, s->n_labels, nfiles, nfiles > 1 ? "s" : "", s->clips[0].weight);
   const uint32_t last = folds[nfold - 1];
-  double sums[3] = {0, 0, 0};
   nrun = nfold == 1 && folds[0] == 0 ? 0 : (uint32_t)nfold; /* fold 0: a --model run, no folds */
   fconf = calloc(nfold, sizeof *fconf);
   fnames = calloc(nfold, sizeof *fnames);
@@ -419,12 +424,11 @@ static int report(ps_set *s, int nfiles, const char *const *files, const char *j
     fnames[q] = strdup(name);
     ser_scores sc;
     ser_confusion_scores(&fconf[q], &sc);
-    sums[0] += sc.wa, sums[1] += sc.ua, sums[2] += sc.macro_f1;
     fprintf(stdout, "fold %u/%u %-24s n=%-4zu WA %5.1f%%  UA %5.1f%%  F1 %5.1f%%\n", folds[q], last, name, n,
             100 * sc.wa, 100 * sc.ua, 100 * sc.macro_f1);
   }
   free(seen);
-  cli_folds_mean(sums, nrun);
+  cli_folds_mean(fconf, nrun);
   ser_report_text(stdout, &total, lab);
   char title[512];
   snprintf(title, sizeof title, "%s%s", files[0], nfiles > 1 ? " and more prediction files" : "");

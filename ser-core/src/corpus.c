@@ -494,10 +494,8 @@ int ser_corpus_load_manifest(const char *csv, ser_corpus *c, ser_error *err) {
   char *folder = NULL;
   const char *sl = strrchr(csv, '/');
   folder = sl ? xstrndup(csv, (size_t)(sl - csv) + 1) : xstrdup("");
-  ser_csv r = {text, text + len, 1};
-  if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
-      (unsigned char)text[2] == 0xBF)
-    r.s += 3; /* UTF-8 byte order mark */
+  ser_csv r;
+  ser_csv_init(&r, text, len);
   char **f = NULL;
   int nf = 0, line = 1, rc = 0;
   int col_path = -1, col_spk = -1, col_lab = -1, col_emo = -1, ncols = 0;

@@ -19,6 +19,13 @@ static int put(char **buf, size_t *bl, size_t *bcap, char ch) {
   return 0;
 }
 
+void ser_csv_init(ser_csv *r, const char *text, size_t len) {
+  r->s = text;
+  r->end = text + len;
+  r->line = 1;
+  if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) r->s += 3; /* UTF-8 byte order mark */
+}
+
 int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_line, ser_error *err) {
   *f = NULL;
   *nf = 0;
@@ -31,6 +38,7 @@ int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_li
   int cap = 0;
   char *buf = NULL;
   size_t bl = 0, bcap = 0;
+  const char *why = "out of memory"; /* what a jump to fail reports */
   for (;;) {
     /* one field */
     bl = 0;
@@ -40,12 +48,8 @@ int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_li
       r->s++;
       for (;;) {
         if (r->s >= r->end) {
-          free(buf);
-          for (int i = 0; i < *nf; i++) free((*f)[i]);
-          free(*f);
-          *f = NULL;
-          *nf = 0;
-          return ser_fail(err, "%s:%d: unterminated quoted field", file, *rec_line);
+          why = "unterminated quoted field";
+          goto fail;
         }
         char ch = *r->s++;
         if (ch == '"') {
@@ -53,21 +57,17 @@ int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_li
           else break;
         }
         if (ch == '\n') r->line++;
-        if (put(&buf, &bl, &bcap, ch) < 0) goto oom;
+        if (put(&buf, &bl, &bcap, ch) < 0) goto fail;
       }
     }
     while (r->s < r->end && *r->s != ',' && *r->s != '\n' && *r->s != '\r') {
       char ch = *r->s++;
       if (quoted) {
         if (ch == ' ' || ch == '\t') continue;
-        free(buf);
-        for (int i = 0; i < *nf; i++) free((*f)[i]);
-        free(*f);
-        *f = NULL;
-        *nf = 0;
-        return ser_fail(err, "%s:%d: text after a closing quote", file, *rec_line);
+        why = "text after a closing quote";
+        goto fail;
       }
-      if (put(&buf, &bl, &bcap, ch) < 0) goto oom;
+      if (put(&buf, &bl, &bcap, ch) < 0) goto fail;
     }
     if (!quoted) { /* trim spaces of unquoted fields */
       size_t a = 0;
@@ -79,11 +79,11 @@ int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_li
     if (*nf == cap) {
       cap = cap ? cap * 2 : 8;
       char **nfp = realloc(*f, (size_t)cap * sizeof **f);
-      if (!nfp) goto oom;
+      if (!nfp) goto fail;
       *f = nfp;
     }
     (*f)[*nf] = strndup(buf ? buf : "", bl);
-    if (!(*f)[*nf]) goto oom;
+    if (!(*f)[*nf]) goto fail;
     (*nf)++;
     if (r->s < r->end && *r->s == ',') {
       r->s++;
@@ -98,13 +98,12 @@ int ser_csv_record(ser_csv *r, const char *file, char ***f, int *nf, int *rec_li
   }
   free(buf);
   return 1;
-oom:
+fail:
   free(buf);
-  for (int i = 0; i < *nf; i++) free((*f)[i]);
-  free(*f);
+  ser_csv_fields_free(*f, *nf);
   *f = NULL;
   *nf = 0;
-  return ser_fail(err, "%s:%d: out of memory", file, *rec_line);
+  return ser_fail(err, "%s:%d: %s", file, *rec_line, why);
 }
 
 void ser_csv_fields_free(char **f, int nf) {

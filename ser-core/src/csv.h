@@ -13,6 +13,8 @@ typedef struct {
   int line;            /* 1-based line of s */
 } ser_csv;
 
+/* Reads text[0..len) from its first line, after a UTF-8 byte order mark if any. */
+void ser_csv_init(ser_csv *r, const char *text, size_t len);
 /* Reads one record; its fields are malloc'd into *f (n in *nf, free with
  * ser_csv_fields_free). Returns 1 if a record was read, 0 at the end, -1 on
  * error (the message names file and line). *rec_line: the record's first line. */
