@@ -222,11 +222,11 @@ static int read_row(ps_set *s, int fi, const char *const *files, double w, char 
     return -1;
   }
   if (c->fold != fold || c->speaker != (uint32_t)spk || c->label != (uint32_t)lab) {
-    const char *what = c->fold != fold ? "fold" : c->speaker != (uint32_t)spk ? "speaker" : "label";
-    char here[64], there[64];
-    if (c->fold != fold) snprintf(here, sizeof here, "%u", fold), snprintf(there, sizeof there, "%u", c->fold);
-    else if (c->speaker != (uint32_t)spk) snprintf(here, sizeof here, "%s", f[3]), snprintf(there, sizeof there, "%s", s->speakers[c->speaker]);
-    else snprintf(here, sizeof here, "%s", f[4]), snprintf(there, sizeof there, "%s", s->labels[c->label]);
+    const int col = c->fold != fold ? 0 : c->speaker != (uint32_t)spk ? 3 : 4; /* the field that differs */
+    char fold_there[16];
+    snprintf(fold_there, sizeof fold_there, "%u", c->fold);
+    const char *what = pred_cols[col], *here = f[col];
+    const char *there = col == 0 ? fold_there : col == 3 ? s->speakers[c->speaker] : s->labels[c->label];
     fprintf(stderr, "ser eval: %s:%d: %s: %s %s here, %s in %s:%d (not runs of the same protocol on the same clips)\n",
             file, line, c->path, what, here, there, files[c->file], c->line);
     return -1;
