@@ -275,20 +275,19 @@ static int paper_augment(tc_data *cp, uint32_t rate, uint64_t seed) {
 }
 
 /* --norm running, fold k: the prior from the fold's training speakers (the
- * evaluated corpus' and every extra corpus' speakers), then every clip's
- * running statistics from it. Test speakers stay unheard until their own
- * earlier clips. */
+ * evaluated corpus' and every extra corpus' speakers), into pm (mean then
+ * std, 2 x dim floats), then every clip's running statistics from it. Test
+ * speakers stay unheard until their own earlier clips. */
 static int fold_running(const tc_opts *o, tc_data *d, tc_data *x, const ser_clip *clips, size_t nclips,
-                        const int *fold, uint32_t k, const char *cmd) {
+                        const int *fold, uint32_t k, float *pm, const char *cmd) {
   ser_model_spec fs;
   memset(&fs, 0, sizeof fs);
   fs.feat = o->feat;
   uint32_t dim = ser_feature_dim(&o->feat);
   unsigned char *use = calloc(d->n_speakers + 1, 1);
   double *acc = calloc(2 * dim + 1, sizeof *acc);
-  float *pm = malloc(2 * dim * sizeof(float));
   int rc = -1;
-  if (!use || !acc || !pm) {
+  if (!use || !acc) {
     fprintf(stderr, "ser %s: out of memory\n", cmd);
     goto out;
   }
@@ -301,7 +300,7 @@ static int fold_running(const tc_opts *o, tc_data *d, tc_data *x, const ser_clip
   if (x->n && tc_running_states(o, &fs, x, pm, pm + dim, cmd) < 0) goto out;
   rc = 0;
 out:
-  free(use), free(acc), free(pm);
+  free(use), free(acc);
   return rc;
 }
 
@@ -580,8 +579,9 @@ int cmd_eval(int argc, char **argv) {
   ser_clip *pool = malloc(d.n * 4 * sizeof(ser_clip)); /* a fold's non-test clips */
   unsigned char *mark = calloc(d.n_speakers + 1, 1), *run = NULL; /* run: --run-folds */
   uint32_t *spk = malloc((d.n_speakers + 1) * sizeof(uint32_t));
+  float *prior = malloc(2 * ser_feature_dim(&o.feat) * sizeof(float)); /* --norm running: a fold's prior */
   spk_total = calloc(d.n_speakers + 1, sizeof *spk_total);
-  int ok = idx && tr && va && fold && pool && mark && spk && spk_total;
+  int ok = idx && tr && va && fold && pool && mark && spk && prior && spk_total;
   for (uint32_t s = 0; ok && s < d.n_speakers; s++) ok = ser_confusion_init(&spk_total[s], o.n_labels) == 0;
   if (!ok) {
     fprintf(stderr, "ser eval: out of memory\n");
@@ -703,7 +703,10 @@ int cmd_eval(int argc, char **argv) {
     /* cross-corpus clips: training only (their speaker field indexes x.speakers; ser_train ignores it) */
     for (size_t i = 0; i < x.n; i++) tr[ntr++] = x.clips[i];
     if (nte == 0) continue;
-    if (o.norm == TC_NORM_RUNNING && fold_running(&o, &d, &x, clips, nclips, fold, k, "eval") < 0) goto done;
+    if (o.norm == TC_NORM_RUNNING) {
+      if (fold_running(&o, &d, &x, clips, nclips, fold, k, prior, "eval") < 0) goto done;
+      o.train.vs_prior_mean = prior, o.train.vs_prior_std = prior + ser_feature_dim(&o.feat), o.train.vs_spk = o.spk;
+    }
     ser_model_spec spec;
     if (tc_build_spec(&o, o.train.seed * 1000 + k, &spec, "eval") < 0) {
       rc = EXIT_USAGE;
@@ -782,7 +785,7 @@ done:
   spk_total = NULL;
   for (uint32_t k = 0; k < nrun; k++) ser_confusion_free(&fconf[k]), free(fnames[k]);
   free(fconf), free(fnames);
-  free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run), free(pool);
+  free(idx), free(tr), free(va), free(fold), free(mark), free(spk), free(run), free(pool), free(prior);
   if (cp.n) {
     for (size_t i = 0; i < cp.n; i++) free(cp.audio[i]);
     free(cp.audio);

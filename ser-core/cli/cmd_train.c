@@ -144,6 +144,7 @@ int cmd_train(int argc, char **argv) {
     tc_running_prior_add(&d, use, dim, acc);
     tc_running_prior_finish(acc, dim, spec.spk_mean, spec.spk_std);
     spec.spk = o.spk;
+    o.train.vs_prior_mean = spec.spk_mean, o.train.vs_prior_std = spec.spk_std, o.train.vs_spk = o.spk;
     free(acc), free(use);
     /* tr and va point at the clips' statistics, filled in here */
     if (tc_running_states(&o, &spec, &d, spec.spk_mean, spec.spk_std, "train") < 0) goto out1;

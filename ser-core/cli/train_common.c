@@ -141,6 +141,12 @@ void tc_print_opts_help(FILE *f) {
           "                          pitch-changed copy is normalised as a voice of its own pitch\n"
           "                          (its speaker's mean log pitch moved by the same amount), so\n"
           "                          its pitch relative to the voice stays the clip's (default off)\n"
+          "  --virtual-speakers      with --norm running and --aug-variants N: copy v of every clip\n"
+          "                          of a speaker is perturbed by the same amount (one speed factor\n"
+          "                          or pitch shift per speaker and copy), and each such set of\n"
+          "                          copies is normalised as a voice of its own (a running\n"
+          "                          normaliser from the prior over the set), as a new speaker is\n"
+          "                          at test time: N new voices per training speaker (default off)\n"
           "  --speakers LIST         use only these speakers (e.g. emodb:03,emodb:08)\n"
           "  --norm global|speaker|utterance|running   feature normalisation before the model's\n"
           "                          per-coefficient statistics (default global: none; the stored\n"
@@ -377,6 +383,8 @@ int tc_parse_opt(tc_opts *o, int argc, char **argv, int *i, const char *cmd) {
     o->train.aug.speed_max = f[2];
   } else if (!strcmp(a, "--aug-pitch-norm")) {
     o->train.aug_pitch_norm = 1;
+  } else if (!strcmp(a, "--virtual-speakers")) {
+    o->train.virtual_speakers = 1;
   } else if (!strcmp(a, "--swa-lr")) {
     NEED();
     if (parse_f(val, &o->train.swa_lr_frac) < 0 || !(o->train.swa_lr_frac > 0) || o->train.swa_lr_frac > 1) BAD();
@@ -485,6 +493,13 @@ int tc_finalize(tc_opts *o, const char *cmd) {
       (!o->feat.pitch || (o->norm != TC_NORM_SPEAKER && o->norm != TC_NORM_RUNNING) || o->train.aug_variants == 0)) {
     fprintf(stderr, "ser %s: --aug-pitch-norm needs --pitch-features, --norm speaker or running, and --aug-variants "
                     "of 1 or more (the copies whose pitch change it knows)\n", cmd);
+    return -1;
+  }
+  if (o->train.virtual_speakers &&
+      (o->norm != TC_NORM_RUNNING || o->train.aug_variants == 0 ||
+       (o->train.aug.p_speed <= 0 && o->train.aug.p_pitch <= 0) || o->train.aug_pitch_norm)) {
+    fprintf(stderr, "ser %s: --virtual-speakers needs --norm running, --aug-variants of 1 or more with speed or pitch "
+                    "perturbation on (the copies that make the voices), and not --aug-pitch-norm\n", cmd);
     return -1;
   }
   { /* the model file's own rules (label names, duplicates, sizes) now, not when it is written after training */

@@ -31,6 +31,7 @@ void ser_train_options_default(ser_train_options *o) {
   o->aug_variants = 2;
   o->distill_alpha = 0.5f;
   ser_augment_config_default(&o->aug);
+  ser_spknorm_params_default(&o->vs_spk);
 }
 
 static double now_s(void) {
@@ -88,13 +89,8 @@ struct pool {
   double wsum;
   uint32_t epoch, step;
   size_t n_params;
-  /* precomputed speed/pitch variants: var[i * n_var + v] of training clip i */
-  uint32_t n_var;
-  size_t n_var_total;
-  float p_var;
-  float **var;
-  size_t *var_n;
-  float *var_lp; /* how far each copy moved log2 pitch: log2(speed), or semitones / 12 */
+  ser_copies cp; /* precomputed speed/pitch copies (aug_variants) */
+  float p_var;   /* probability that a training sample is drawn from them */
   int forward_only; /* batch-norm recomputation: no loss, no gradients */
   int has_soft;     /* some training clip has a distillation target */
 };
@@ -118,16 +114,21 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   L = (size_t)ceil(need * smax) + fp->hop_length;
   const float *seg = c->audio;
   size_t ns = c->n;
-  const float *gm = c->norm_mean;
-  if (P->n_var && ser_rng_uniform(&r) < P->p_var) {
-    uint32_t v = ser_rng_below(&r, P->n_var);
-    if (P->var[ci * P->n_var + v] && P->var_n[ci * P->n_var + v]) {
-      seg = P->var[ci * P->n_var + v];
-      ns = P->var_n[ci * P->n_var + v];
+  const float *gm = c->norm_mean, *gs = c->norm_std;
+  const ser_copies *cp = &P->cp;
+  if (cp->n_var && ser_rng_uniform(&r) < P->p_var) {
+    size_t q = ci * cp->n_var + ser_rng_below(&r, cp->n_var);
+    if (cp->audio[q] && cp->n[q]) {
+      seg = cp->audio[q];
+      ns = cp->n[q];
+      if (cp->norm) { /* the copy is a clip of a voice of its own */
+        gm = cp->norm + q * 2 * dim;
+        gs = gm + dim;
+      }
       if (P->o->aug_pitch_norm && fp->pitch && gm && spec->arch != SER_ARCH_PAPER) {
         /* the copy is a voice of its own pitch: its speaker's log pitch moves with it */
         memcpy(w->gmean, gm, dim * sizeof(float));
-        w->gmean[dim - 2] += P->var_lp[ci * P->n_var + v];
+        w->gmean[dim - 2] += cp->lp[q];
         gm = w->gmean;
       }
     }
@@ -167,88 +168,13 @@ static int train_input(worker *w, const ser_clip *c, size_t ci, uint64_t sseed, 
   }
   float *f = NULL;
   uint32_t nf = 0;
-  if (ser_train_group_input_fx(spec, w->fx, a, na, gm, c->norm_std, spec->in_len, &f, &nf, &w->err) < 0)
+  if (ser_train_group_input_fx(spec, w->fx, a, na, gm, gs, spec->in_len, &f, &nf, &w->err) < 0)
     return -1;
   uint32_t T = spec->in_len;
   uint32_t st = nf > T ? ser_rng_below(&r, nf - T + 1) : 0;
   memcpy(dst, f + (size_t)st * dim, (size_t)T * dim * sizeof(float));
   free(f);
   if (P->augment && P->o->specaugment) ser_aug_specaugment(&P->aug, &r, dst, T, dim);
-  return 0;
-}
-
-typedef struct var_job {
-  pool *P;
-  const ser_clip *train;
-  size_t lo, hi;
-  uint64_t seed;
-  int failed;
-  ser_error err;
-} var_job;
-
-static void *make_variants(void *arg) {
-  var_job *j = arg;
-  pool *P = j->P;
-  const ser_augment_config *a = &P->o->aug;
-  uint32_t sr = P->spec->feat.sample_rate;
-  for (size_t i = j->lo; i < j->hi && !j->failed; i++) {
-    const ser_clip *c = &j->train[i];
-    for (uint32_t v = 0; v < P->n_var; v++) {
-      ser_rng r;
-      ser_rng_seed(&r, ser_mix64(ser_mix64(j->seed, 0x7a417), i * 64 + v));
-      int speed = a->p_speed > 0 && (a->p_pitch <= 0 || v % 2 == 0);
-      float *out = NULL;
-      size_t n = 0;
-      if (speed) {
-        float f = a->speed_min + (a->speed_max - a->speed_min) * ser_rng_uniform(&r);
-        if (f < 0.25f) f = 0.25f;
-        out = malloc(((size_t)(c->n / f) + 4) * sizeof(float));
-        if (out) n = ser_aug_speed(c->audio, c->n, f, out);
-        P->var_lp[i * P->n_var + v] = log2f(f);
-      } else {
-        float st = a->pitch_min_st + (a->pitch_max_st - a->pitch_min_st) * ser_rng_uniform(&r);
-        P->var_lp[i * P->n_var + v] = st / 12.f;
-        out = malloc((c->n + 1) * sizeof(float));
-        if (out && ser_aug_pitch(c->audio, c->n, sr, st, out, &j->err) == 0) n = c->n;
-        else if (out) {
-          j->failed = 1;
-        }
-      }
-      if (!out) {
-        ser_fail(&j->err, "training: out of memory for augmented copies");
-        j->failed = 1;
-      }
-      P->var[i * P->n_var + v] = out;
-      P->var_n[i * P->n_var + v] = n;
-    }
-  }
-  return NULL;
-}
-
-static int variants_new(pool *P, const ser_clip *train, size_t n, uint32_t nt, ser_error *err) {
-  P->var = calloc(n * P->n_var + 1, sizeof(float *));
-  P->var_n = calloc(n * P->n_var + 1, sizeof(size_t));
-  P->var_lp = calloc(n * P->n_var + 1, sizeof(float));
-  if (!P->var || !P->var_n || !P->var_lp) return ser_fail(err, "training: out of memory");
-  var_job jobs[64];
-  pthread_t th[64];
-  int started[64] = {0};
-  for (uint32_t t = 0; t < nt; t++) {
-    jobs[t].P = P;
-    jobs[t].train = train;
-    jobs[t].lo = n * t / nt;
-    jobs[t].hi = n * (t + 1) / nt;
-    jobs[t].seed = P->o->seed;
-    jobs[t].failed = 0;
-    if (t > 0) started[t] = pthread_create(&th[t], NULL, make_variants, &jobs[t]) == 0;
-  }
-  make_variants(&jobs[0]);
-  for (uint32_t t = 1; t < nt; t++) {
-    if (started[t]) pthread_join(th[t], NULL);
-    else make_variants(&jobs[t]);
-  }
-  for (uint32_t t = 0; t < nt; t++)
-    if (jobs[t].failed) return ser_fail(err, "%s", jobs[t].err.msg);
   return 0;
 }
 
@@ -452,12 +378,7 @@ static void pool_free(pool *P) {
     }
     for (uint32_t i = 0; i < P->n; i++) worker_clear(&P->w[i]);
   }
-  if (P->var) {
-    for (size_t i = 0; i < P->n_var_total; i++) free(P->var[i]);
-  }
-  free(P->var);
-  free(P->var_n);
-  free(P->var_lp);
+  ser_copies_free(&P->cp);
   free(P->sync.slots);
   free(P->w);
   free(P);
@@ -749,6 +670,17 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   for (size_t i = 0; i < n_val; i++)
     if (val[i].label >= spec->n_labels || val[i].n == 0)
       return ser_fail(err, "validation clip %zu: bad label or empty", i);
+  if (o->virtual_speakers) {
+    if (spec->arch == SER_ARCH_PAPER) return ser_fail(err, "virtual speakers: the paper architecture has no speaker normaliser");
+    if (!o->aug_variants || (o->aug.p_speed <= 0 && o->aug.p_pitch <= 0))
+      return ser_fail(err, "virtual speakers: need perturbed copies (aug_variants > 0 and speed or pitch on)");
+    if (o->aug_pitch_norm) return ser_fail(err, "virtual speakers: aug_pitch_norm is a different treatment of the copies");
+    if (!o->vs_prior_mean || !o->vs_prior_std)
+      return ser_fail(err, "virtual speakers: no prior for the running normaliser");
+    for (size_t i = 0; i < n_train; i++)
+      if (!train[i].norm_mean || !train[i].norm_std)
+        return ser_fail(err, "virtual speakers: training clip %zu has no running statistics", i);
+  }
   ser_blas_single_thread();
 
   uint32_t batch = o->batch;
@@ -795,12 +727,10 @@ int ser_train(ser_model_spec *spec, const ser_clip *train, size_t n_train, const
   P->augment = P->aug.p_noise > 0 || P->aug.p_speed > 0 || P->aug.p_pitch > 0 || P->aug.p_shift > 0 ||
                P->aug.p_gain > 0 || (o->specaugment && P->aug.p_specaug > 0);
   if (o->aug_variants && (P->aug.p_speed > 0 || P->aug.p_pitch > 0)) {
-    P->n_var = o->aug_variants > 16 ? 16 : o->aug_variants;
-    P->n_var_total = n_train * P->n_var;
     P->p_var = P->aug.p_speed + P->aug.p_pitch;
     if (P->p_var > 1) P->p_var = 1;
     P->aug.p_speed = P->aug.p_pitch = 0; /* drawn from the copies instead */
-    if (variants_new(P, train, n_train, nt, err) < 0) goto done;
+    if (ser_train_copies(spec, o, train, n_train, nt, &P->cp, err) < 0) goto done;
   }
   P->train = train;
   P->order = order;

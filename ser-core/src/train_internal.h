@@ -47,4 +47,24 @@ int ser_train_group_input_fx(const ser_model_spec *spec, ser_mfcc *fx, const flo
                              const float *group_mean, const float *group_std, uint32_t min_frames,
                              float **out, uint32_t *frames, ser_error *err);
 
+/* Perturbed copies of n training clips (train_copies.c): copy v of clip i
+ * is audio[i * n_var + v], n[] samples (0: none), lp[] how far it moved log2
+ * pitch (log2 of the speed factor, or semitones / 12); with virtual_speakers
+ * norm[] holds every copy's running statistics (2 x feature dim floats: mean
+ * then std), else NULL. None (n_var 0) without aug_variants or without speed
+ * and pitch perturbation. threads: workers making them. 0 or -1 (nothing
+ * kept). */
+typedef struct ser_copies {
+  uint32_t n_var;
+  size_t n_total;
+  float **audio;
+  size_t *n;
+  float *lp;
+  float *norm;
+} ser_copies;
+
+int ser_train_copies(const ser_model_spec *spec, const ser_train_options *o, const ser_clip *train, size_t n,
+                     uint32_t threads, ser_copies *cp, ser_error *err);
+void ser_copies_free(ser_copies *cp);
+
 #endif

@@ -320,6 +320,26 @@ clip="$D/emodb/wav/03a01Wa.wav"
 "$SER" classify --model "$tmp/pn.sermodel" --utterance "$clip" > "$tmp/c2"
 [ -s "$tmp/c1" ] || no "classify with the running-normalised pitch model printed nothing"
 cmp -s "$tmp/c1" "$tmp/c2" && no "--aug-pitch-norm changed nothing: $(cat "$tmp/c2")"
+# --virtual-speakers: only with the running normaliser and speed/pitch copies; it changes training
+for bad in "" "--norm running --aug-variants 0" "--norm running --no-speed --no-pitch" \
+           "--norm running --pitch-features --aug-pitch-norm"; do
+  # shellcheck disable=SC2086
+  expect 1 "--virtual-speakers with '$bad'" "$SER" train "${common[@]}" $bad --virtual-speakers -o "$tmp/vs.sermodel" "$D/emodb"
+  grep -q -- "--virtual-speakers needs --norm running" "$tmp/err" || no "--virtual-speakers refusal unclear: $(cat "$tmp/err")"
+done
+[ -e "$tmp/vs.sermodel" ] && no "a refused --virtual-speakers run wrote a model"
+expect 0 "train ... --virtual-speakers" "$SER" train "${common[@]}" --pitch-features --no-pitch --norm running \
+  --speed 0.6,0.85,1.15 --virtual-speakers -o "$tmp/vs.sermodel" "$D/emodb"
+expect 0 "train ... without --virtual-speakers" "$SER" train "${common[@]}" --pitch-features --no-pitch --norm running \
+  --speed 0.6,0.85,1.15 -o "$tmp/nvs.sermodel" "$D/emodb"
+"$SER" classify --model "$tmp/nvs.sermodel" --utterance "$clip" > "$tmp/c1"
+"$SER" classify --model "$tmp/vs.sermodel" --utterance "$clip" > "$tmp/c2"
+[ -s "$tmp/c2" ] || no "classify with the --virtual-speakers model printed nothing"
+cmp -s "$tmp/c1" "$tmp/c2" && no "--virtual-speakers changed nothing: $(cat "$tmp/c2")"
+expect 0 "eval ... --virtual-speakers (each fold's own prior)" "$SER" eval --speakers emodb:03,emodb:09,emodb:10 \
+  --labels neutral,angry --channels 8,8 --cbam-from 1 --epochs 2 --val-speakers 0 --threads 2 --cache "$tmp/cache" -q \
+  --pitch-features --no-pitch --norm running --speed 0.6,0.85,1.15 --virtual-speakers "$D/emodb"
+grep -q "^WA" "$tmp/out" || no "eval --virtual-speakers printed no WA line: $(head -c 300 "$tmp/err")"
 expect 0 "classify with a pitch model" "$SER" classify --model "$tmp/p.sermodel" "$D/emodb/wav/03a01Wa.wav"
 grep -qE "angry|neutral" "$tmp/out" || no "classify with the pitch model printed no label: $(cat "$tmp/out")"
 expect 0 "eval a pitch model" "$SER" eval --model "$tmp/p.sermodel" --speakers emodb:03,emodb:09 --cache "$tmp/cache" "$D/emodb"

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ser.h"
+#include "train_internal.h"
 #include "wav.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -279,6 +280,109 @@ static void check_copy_pitch_shift(const set *s) {
   }
 }
 
+/* --virtual-speakers (ser_train_copies): copy v of every clip of a speaker is
+ * sped up by one factor, the speaker's v-th, and the copies v of a speaker are
+ * a voice with running statistics of its own: the first copy heard has the
+ * prior, each later one what the normaliser heard of the voice before it, so
+ * the last one's log-pitch mean is the voice's (the speaker's moved by log2 of
+ * the factor). Clips of another corpus (group) with the same speaker number
+ * are another speaker. Without virtual speakers, factors are per clip and
+ * there are no copy statistics. */
+static void check_virtual_speakers(const set *s) {
+  ser_model_spec spec;
+  memset(&spec, 0, sizeof spec);
+  ser_feature_params_default(&spec.feat);
+  spec.feat.pitch = 1;
+  uint32_t dim = ser_feature_dim(&spec.feat);
+  size_t n = s->n * 2;
+  ser_clip *c = malloc(n * sizeof *c); /* s's clips, then the same audio as corpus 1 with speakers swapped */
+  for (size_t i = 0; i < s->n; i++) {
+    c[i] = s->c[i];
+    c[i].group = 0;
+    c[s->n + i] = s->c[i];
+    c[s->n + i].group = 1;
+    c[s->n + i].speaker = 1 - s->c[i].speaker;
+  }
+  float prior[2 * 64];
+  for (uint32_t d = 0; d < dim; d++) prior[d] = 0, prior[dim + d] = 1;
+  prior[0] = 1000; /* no real voice is here: the first copy of a voice must show it */
+  ser_train_options o;
+  ser_train_options_default(&o);
+  o.aug.p_speed = 0.6f, o.aug.speed_min = 0.85f, o.aug.speed_max = 1.15f, o.aug.p_pitch = 0;
+  o.aug_variants = 3;
+  o.virtual_speakers = 1;
+  o.vs_prior_mean = prior, o.vs_prior_std = prior + dim;
+  o.vs_spk.memory_s = 0; /* no forgetting: the order the voice is heard in does not matter */
+  ser_copies cp;
+  ser_error err;
+  if (ser_train_copies(&spec, &o, c, n, 2, &cp, &err) < 0) {
+    CHECK(0, "ser_train_copies: %s", err.msg);
+    free(c);
+    return;
+  }
+  CHECK(cp.n_var == 3 && cp.norm, "virtual speakers: %u copies per clip, statistics %s", cp.n_var,
+        cp.norm ? "made" : "missing");
+  int per_speaker = 1, distinct = 1, firsts_ok = 1;
+  double worst = 0;
+  for (uint32_t g = 0; cp.norm && g < 2; g++)
+    for (uint32_t k = 0; k < 2; k++)
+      for (uint32_t v = 0; v < cp.n_var; v++) {
+        size_t first = SIZE_MAX, last = SIZE_MAX, nfirst = 0;
+        float lp = NAN;
+        for (size_t i = 0; i < n; i++) {
+          if (c[i].group != g || c[i].speaker != k) continue;
+          size_t q = i * cp.n_var + v;
+          if (isnan(lp)) lp = cp.lp[q];
+          per_speaker &= cp.lp[q] == lp && cp.n[q] > 0;
+          const float *st = cp.norm + q * 2 * dim;
+          if (st[0] == 1000.f) nfirst++, first = i;
+          /* the copy heard last has the most speech behind it: its c0 mean is furthest below the prior's */
+          if (last == SIZE_MAX || st[0] < cp.norm[(last * cp.n_var + v) * 2 * dim]) last = i;
+        }
+        firsts_ok &= nfirst == 1 && first != SIZE_MAX;
+        /* the other speaker of this corpus, and this speaker's voice in the other corpus, got other factors */
+        for (size_t i = 0; i < n; i++)
+          if ((c[i].group == g) != (c[i].speaker == k) && cp.lp[i * cp.n_var + v] == lp) distinct = 0;
+        /* the last copy's statistics: those of all the voice's other copies (no forgetting: in any order) */
+        ser_spknorm_params p;
+        ser_spknorm_params_default(&p);
+        p.memory_s = 0;
+        ser_mfcc *m = ser_mfcc_new(&spec.feat, &err);
+        ser_spknorm *sn = m ? ser_spknorm_new(dim, 100.0, prior, prior + dim, &p, &err) : NULL;
+        for (size_t i = 0; sn && i < n; i++)
+          if (c[i].group == g && c[i].speaker == k && i != last)
+            ser_spknorm_feed_clip(sn, m, cp.audio[i * cp.n_var + v], cp.n[i * cp.n_var + v]);
+        float want[2 * 64];
+        if (sn) ser_spknorm_stats(sn, want, want + dim);
+        ser_spknorm_free(sn);
+        ser_mfcc_free(m);
+        const float *got = cp.norm + (last * cp.n_var + v) * 2 * dim;
+        for (uint32_t d = 0; d < 2 * dim; d++) worst = fmax(worst, fabs(got[d] - want[d]) / fmax(1, fabs(want[d])));
+        if (g == 0 && k == 0)
+          printf("virtual voice %u of speaker 03: factor %.3f, log2 pitch mean %+.3f (the copy heard last)\n", v,
+                 exp2(lp), got[dim - 2]);
+      }
+  CHECK(per_speaker, "virtual speakers: a speaker's copies v do not share one speed factor");
+  CHECK(distinct, "virtual speakers: two speakers (or one speaker number in two corpora) share a factor");
+  CHECK(firsts_ok, "virtual speakers: not exactly one copy per voice normalised with the prior alone");
+  CHECK(worst < 1e-4, "virtual speakers: the last copy of a voice is not normalised with the statistics of the "
+        "voice's other copies (relative difference %.2e)", worst);
+  printf("virtual speakers: the last copy of every voice has the statistics of the voice's other copies "
+         "(relative difference <= %.1e)\n", worst);
+  ser_copies_free(&cp);
+  /* without: factors per clip, no statistics */
+  o.virtual_speakers = 0;
+  if (ser_train_copies(&spec, &o, c, n, 1, &cp, &err) == 0) {
+    int same = 1;
+    for (size_t i = 1; i < s->n; i++)
+      if (c[i].speaker == c[0].speaker && cp.lp[i * cp.n_var] != cp.lp[0]) same = 0;
+    CHECK(!cp.norm && !same, "without virtual speakers: %s, %s", cp.norm ? "copy statistics made" : "no statistics",
+          same ? "one factor for a whole speaker" : "factors per clip");
+    ser_copies_free(&cp);
+  } else CHECK(0, "ser_train_copies: %s", err.msg);
+  free(c);
+}
+
 int main(void) {
   const char *root = getenv("SER_DATASETS");
   if (!root) {
@@ -464,6 +568,7 @@ int main(void) {
   ser_model_spec_clear(&spec);
   free(st), free(tst), free(est), free(elst);
   check_copy_pitch_shift(&base);
+  check_virtual_speakers(&base);
   set_free(&base), set_free(&loud), set_free(&tr), set_free(&te), set_free(&tel);
   printf("%s\n", failures ? "FAILED" : "all normalisation tests passed");
   return failures ? 1 : 0;

@@ -167,6 +167,19 @@ typedef struct ser_train_options {
                              * normalised with its group's log-pitch mean moved by d, so its pitch
                              * relative to its voice is the original clip's (the copy is treated
                              * as a voice of its own pitch, not as the speaker sounding higher) */
+  int virtual_speakers;     /* 0 (off). With aug_variants and the running speaker normaliser
+                             * (vs_prior_mean set, every training clip's norm_mean/norm_std set):
+                             * Kaldi-style virtual speakers. Copy v of every clip of speaker g is
+                             * perturbed by the same amount a(g, v) (one speed factor or pitch
+                             * shift per speaker and copy), and the copies of (g, v) are
+                             * normalised as a voice of their own: by a running normaliser from
+                             * vs_prior_mean/vs_prior_std and vs_spk, fed the voice's earlier
+                             * copies in a random order, as the clips' own statistics are. So a
+                             * copy reaches the network as a new speaker's clip would at test
+                             * time, not as its speaker sounding unlike itself */
+  const float *vs_prior_mean; /* virtual_speakers: the normaliser's prior (feature dim floats each, */
+  const float *vs_prior_std;  /* borrowed; the spec's spk_mean/spk_std as ser train stores them) */
+  ser_spknorm_params vs_spk;  /* virtual_speakers: memory, prior weight and gate */
   float swa_lr_frac;        /* 0 (off). With avg_epochs: stochastic weight averaging. The cosine
                              * decay ends at lr * swa_lr_frac when the averaging window starts,
                              * and the rate stays there through the window, so the averaged
